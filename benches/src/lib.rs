@@ -1,0 +1,1 @@
+//! Shared code for the benchmarks: corpus generators and the load harness.

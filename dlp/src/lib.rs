@@ -1,0 +1,1 @@
+//! `dlp`: streaming detection of sensitive data in byte streams (see issue 3).
