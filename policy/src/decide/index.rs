@@ -1,0 +1,199 @@
+//! Index of rules by app, category and host, so that evaluation visits
+//! only the rules that can concern the context, in policy order, without
+//! allocating.
+//!
+//! A rule is indexed by one positive top-level conjunct (`app`, `host`,
+//! `host_suffix`, `registrable_domain` or `category`, in that order of
+//! preference); a rule with none is "general" and always visited. The
+//! index over-approximates: every candidate still evaluates its full
+//! condition, so the index only decides which rules are skipped.
+
+use rustc_hash::FxHashMap;
+
+use crate::catalog::Category;
+use crate::context::Context;
+use crate::rules::condition::{Cond, HostPattern, Leaf};
+use crate::rules::Rule;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleIndex {
+    len: usize,
+    general: Vec<u32>,
+    by_app: FxHashMap<Box<str>, Vec<u32>>,
+    by_category: FxHashMap<Category, Vec<u32>>,
+    by_host: FxHashMap<Box<str>, Vec<u32>>,
+    by_suffix: FxHashMap<Box<str>, Vec<u32>>,
+    by_domain: FxHashMap<Box<str>, Vec<u32>>,
+}
+
+/// At most this many candidate lists are merged; a context needing more
+/// (a host with very many labels) falls back to visiting every rule.
+const MAX_LISTS: usize = 24;
+
+enum Key<'a> {
+    App(&'a [String]),
+    Hosts(&'a [HostPattern]),
+    Suffixes(&'a [String]),
+    Domains(&'a [String]),
+    Categories(&'a [Category]),
+}
+
+fn key_of(c: &Cond) -> Option<Key<'_>> {
+    let leaves: Vec<&Leaf> = match c {
+        Cond::Leaf { leaf, .. } => vec![leaf],
+        Cond::All(cs) => cs
+            .iter()
+            .filter_map(|c| match c {
+                Cond::Leaf { leaf, .. } => Some(leaf),
+                _ => None,
+            })
+            .collect(),
+        _ => return None,
+    };
+    let pick = |f: &dyn Fn(&Leaf) -> bool| leaves.iter().copied().find(|l| f(l));
+    if let Some(Leaf::App(v)) = pick(&|l| matches!(l, Leaf::App(_))) {
+        return Some(Key::App(v));
+    }
+    if let Some(Leaf::Host(v)) = pick(
+        &|l| matches!(l, Leaf::Host(p) if p.iter().all(|p| !matches!(p, HostPattern::Glob(_)))),
+    ) {
+        return Some(Key::Hosts(v));
+    }
+    if let Some(Leaf::HostSuffix(v)) = pick(&|l| matches!(l, Leaf::HostSuffix(_))) {
+        return Some(Key::Suffixes(v));
+    }
+    if let Some(Leaf::RegistrableDomain(v)) = pick(&|l| matches!(l, Leaf::RegistrableDomain(_))) {
+        return Some(Key::Domains(v));
+    }
+    if let Some(Leaf::Category(v)) = pick(&|l| matches!(l, Leaf::Category(_))) {
+        return Some(Key::Categories(v));
+    }
+    None
+}
+
+fn push<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, Vec<u32>>, key: K, i: u32) {
+    let list = map.entry(key).or_default();
+    if list.last() != Some(&i) {
+        list.push(i);
+    }
+}
+
+impl RuleIndex {
+    pub(crate) fn build(rules: &[Rule]) -> Self {
+        let mut idx = Self {
+            len: rules.len(),
+            ..Self::default()
+        };
+        for (i, rule) in rules.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            match rule.when.as_ref().and_then(key_of) {
+                None => idx.general.push(i),
+                Some(Key::App(ids)) => ids
+                    .iter()
+                    .for_each(|a| push(&mut idx.by_app, a.as_str().into(), i)),
+                Some(Key::Categories(cs)) => {
+                    cs.iter().for_each(|c| push(&mut idx.by_category, *c, i))
+                }
+                Some(Key::Domains(ds)) => ds
+                    .iter()
+                    .for_each(|d| push(&mut idx.by_domain, d.as_str().into(), i)),
+                Some(Key::Suffixes(ss)) => ss
+                    .iter()
+                    .for_each(|s| push(&mut idx.by_suffix, s.as_str().into(), i)),
+                Some(Key::Hosts(ps)) => {
+                    for p in ps {
+                        match p {
+                            HostPattern::Exact(h) => push(&mut idx.by_host, h.as_str().into(), i),
+                            HostPattern::AnySubdomain(s) | HostPattern::Glob(s) => {
+                                push(&mut idx.by_suffix, s.as_str().into(), i);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        idx
+    }
+
+    /// Calls `visit` with the index of every candidate rule for `ctx`, in
+    /// ascending order, each once; stops when `visit` returns `false`.
+    pub(crate) fn for_each_candidate<'s>(
+        &'s self,
+        ctx: &Context,
+        mut visit: impl FnMut(usize) -> bool,
+    ) {
+        let mut lists: [&'s [u32]; MAX_LISTS] = [&[]; MAX_LISTS];
+        let mut n = 0;
+        let mut overflow = false;
+        {
+            let mut add = |l: &'s [u32]| {
+                if l.is_empty() {
+                } else if n < MAX_LISTS {
+                    lists[n] = l;
+                    n += 1;
+                } else {
+                    overflow = true;
+                }
+            };
+            add(&self.general);
+            if let Some(l) = self.by_app.get(&*ctx.app.app_id) {
+                add(l);
+            }
+            if let Some(l) = ctx.app.category.and_then(|c| self.by_category.get(&c)) {
+                add(l);
+            }
+            if let Some(l) = ctx
+                .app
+                .registrable_domain
+                .as_deref()
+                .and_then(|d| self.by_domain.get(d))
+            {
+                add(l);
+            }
+            let host = ctx.app.host.as_str();
+            if let Some(l) = self.by_host.get(host) {
+                add(l);
+            }
+            if !self.by_suffix.is_empty() {
+                let mut rest = host;
+                loop {
+                    if let Some(l) = self.by_suffix.get(rest) {
+                        add(l);
+                    }
+                    match rest.find('.') {
+                        Some(dot) => rest = &rest[dot + 1..],
+                        None => break,
+                    }
+                }
+            }
+        }
+        if overflow {
+            for i in 0..self.len {
+                if !visit(i) {
+                    return;
+                }
+            }
+            return;
+        }
+        let n = n.min(MAX_LISTS);
+        loop {
+            let mut best = u32::MAX;
+            for l in &lists[..n] {
+                if let Some(&h) = l.first() {
+                    best = best.min(h);
+                }
+            }
+            if best == u32::MAX {
+                return;
+            }
+            for l in &mut lists[..n] {
+                if l.first() == Some(&best) {
+                    *l = &l[1..];
+                }
+            }
+            if !visit(best as usize) {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! YAML decoding with locations: every error names origin, line and field.
+
+use marked_yaml::{LoaderOptions, Span};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Location, PolicyError};
+
+/// Location of the start of `span` in `origin`.
+pub(crate) fn span_location(origin: &str, span: &Span) -> Location {
+    match span.start() {
+        Some(m) => Location::new(origin, m.line(), m.column()),
+        None => Location::origin(origin),
+    }
+}
+
+/// Decodes `text` (a YAML mapping) into `T`, turning every failure into a
+/// [`PolicyError::Syntax`] that names `origin`, the line and the field path.
+pub(crate) fn decode<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, PolicyError> {
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    marked_yaml::from_yaml_with_options(0, text, options).map_err(|e| convert(e, origin))
+}
+
+fn convert(err: marked_yaml::FromYamlError, origin: &str) -> PolicyError {
+    use marked_yaml::LoadError;
+    match err {
+        marked_yaml::FromYamlError::ParseYaml(load) => {
+            let (marker, message) = match &load {
+                LoadError::TopLevelMustBeMapping(m) => {
+                    (Some(*m), "the document must be a mapping".to_owned())
+                }
+                LoadError::TopLevelMustBeSequence(m) => {
+                    (Some(*m), "the document must be a sequence".to_owned())
+                }
+                LoadError::UnexpectedAnchor(m) => {
+                    (Some(*m), "anchors and aliases are not supported".to_owned())
+                }
+                LoadError::MappingKeyMustBeScalar(m) => {
+                    (Some(*m), "mapping keys must be plain scalars".to_owned())
+                }
+                LoadError::UnexpectedTag(m) => {
+                    (Some(*m), "explicit tags are not supported".to_owned())
+                }
+                LoadError::ScanError(m, e) => (Some(*m), e.to_string()),
+                LoadError::DuplicateKey(inner) => (
+                    inner.key.span().start().copied(),
+                    format!("duplicate key `{}`", inner.key.as_str()),
+                ),
+            };
+            let location = marker.map_or_else(
+                || Location::origin(origin),
+                |m| Location::new(origin, m.line(), m.column()),
+            );
+            PolicyError::Syntax {
+                location,
+                field: "-".to_owned(),
+                message,
+            }
+        }
+        marked_yaml::FromYamlError::FromNode(node) => {
+            let field = node.path().map_or_else(|| "-".to_owned(), str::to_owned);
+            let inner = node.into_inner();
+            let location = inner.start_mark().map_or_else(
+                || Location::origin(origin),
+                |m| Location::new(origin, m.line(), m.column()),
+            );
+            PolicyError::Syntax {
+                location,
+                field,
+                message: inner.to_string(),
+            }
+        }
+    }
+}
+
+/// A YAML value written either as one scalar or as a list of scalars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OneOrMany(pub Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_owned()]))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<Scalar>()? {
+                    let s = s.0;
+                    out.push(s);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One scalar read as text whatever it looks like (`1`, `true`, `x`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scalar(pub String);
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a scalar")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
