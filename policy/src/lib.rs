@@ -7,6 +7,7 @@ pub mod classify;
 pub mod context;
 pub mod decide;
 pub mod error;
+pub mod geo;
 pub mod rules;
 pub mod tenant;
 mod yaml;
@@ -16,5 +17,6 @@ pub use classify::{Classification, Classifier, ClassifyReport, HeaderLookup, Req
 pub use context::Context;
 pub use decide::{check_policy, Decision, Explanation, Phase, Policy, WarnKey};
 pub use error::{Location, PolicyError, Warning};
+pub use geo::{GeoInfo, GeoOverride, GeoResolver};
 pub use rules::{ActionKind, DlpProfile, Severity, Tunnel};
 pub use tenant::{Header, TenantRestriction};

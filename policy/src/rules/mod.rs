@@ -9,7 +9,7 @@ mod compile;
 pub(crate) mod condition;
 mod raw;
 mod shadow;
-mod values;
+pub(crate) mod values;
 
 use std::sync::Arc;
 use std::time::Duration;
