@@ -57,6 +57,13 @@ impl CertCache {
         Ok(CertLookup { key: leaf, minted })
     }
 
+    /// The cached leaf for `name`, without minting: a cheap, non-blocking
+    /// lookup to try before [`CertCache::get`].
+    pub fn cached(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        self.cache
+            .get(&name.trim_end_matches('.').to_ascii_lowercase())
+    }
+
     /// The minter behind the cache.
     pub fn minter(&self) -> &Arc<Minter> {
         &self.minter

@@ -26,3 +26,6 @@ pub use error::CertError;
 pub use minter::{LeafOptions, Minter};
 pub use provider::{install_process_provider, provider};
 pub use upstream::{UpstreamAlpn, UpstreamTls, UpstreamTlsOptions};
+
+mod resolver;
+pub use resolver::FixedLeaf;

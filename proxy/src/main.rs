@@ -1,1 +1,5 @@
-fn main() {}
+//! The `portcullis` binary.
+
+fn main() -> std::process::ExitCode {
+    portcullis::cli::main()
+}

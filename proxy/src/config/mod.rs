@@ -1,0 +1,319 @@
+//! The configuration file: one TOML document with a section per concern.
+//!
+//! Every struct denies unknown fields and every field has a default, so an
+//! empty file (or no file) is a working configuration. [`load`] is the one
+//! code path used by both `portcullis run` and `portcullis config check`.
+
+mod load;
+mod locate;
+
+pub use load::{load, load_file, ConfigError, LoadedConfig};
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the generated CA and other state. Default `./portcullis-data`;
+    /// `--data-dir` overrides it.
+    pub data_dir: Option<PathBuf>,
+    /// The explicit proxy listener.
+    pub proxy: ProxySection,
+    /// The admin listener (health, readiness, metrics).
+    pub admin: AdminSection,
+    /// The interception CA and leaf certificates.
+    pub ca: CaSection,
+    /// Upstream connections: ports, destinations, DNS, trust.
+    pub upstream: UpstreamSection,
+    /// What is intercepted and what is not.
+    pub inspection: InspectionSection,
+    /// Connection and time limits.
+    pub limits: LimitsSection,
+    /// HTTP/2 limits on the client side of intercepted connections.
+    pub http2: Http2Section,
+    /// Logs.
+    pub log: LogSection,
+}
+
+/// `[proxy]`: the explicit forward proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySection {
+    /// Address the explicit proxy listens on. Default `127.0.0.1:3128`.
+    pub listen: SocketAddr,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3128)),
+        }
+    }
+}
+
+/// `[admin]`: health, readiness and Prometheus metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Address of the admin listener, or `"off"`. Default `127.0.0.1:9090`.
+    pub listen: Listen,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            listen: Listen::On(SocketAddr::from(([127, 0, 0, 1], 9090))),
+        }
+    }
+}
+
+/// A listener address or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// Listen on this address.
+    On(SocketAddr),
+    /// Do not listen.
+    Off,
+}
+
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "off" {
+            return Ok(Self::Off);
+        }
+        text.parse().map(Self::On).map_err(|_| {
+            serde::de::Error::custom(format!("expected `host:port` or \"off\", got {text:?}"))
+        })
+    }
+}
+
+/// `[ca]`: the interception CA and the leaves minted under it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaSection {
+    /// PEM certificate of an existing CA or intermediate. When unset, a CA is
+    /// generated in the data dir on first run.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (P-256, P-384 or RSA) of `cert`; must be mode 0600.
+    pub key: Option<PathBuf>,
+    /// Optional PEM chain above `cert`, sent after every leaf.
+    pub chain: Option<PathBuf>,
+    /// Validity of minted leaves. Default 30 days (never past the CA's own expiry).
+    #[serde(with = "humantime_serde")]
+    pub leaf_validity: Duration,
+    /// How long the shared leaf key is used before rotating. Default 24 hours.
+    #[serde(with = "humantime_serde")]
+    pub leaf_key_rotation: Duration,
+    /// Maximum number of cached leaves. Default 10,000.
+    pub cache_capacity: u64,
+    /// How long a minted leaf stays cached (clamped below half its validity). Default 12 hours.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+}
+
+impl Default for CaSection {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            key: None,
+            chain: None,
+            leaf_validity: Duration::from_secs(30 * 24 * 3600),
+            leaf_key_rotation: Duration::from_secs(24 * 3600),
+            cache_capacity: 10_000,
+            cache_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// `[upstream]`: where the proxy may connect and whom it trusts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamSection {
+    /// Ports `CONNECT` may target. Default `[443]`.
+    pub connect_ports: Vec<u16>,
+    /// Permit loopback, private, link-local and cloud-metadata destinations. Default false.
+    pub allow_private: bool,
+    /// Host → addresses, overriding DNS (split horizon, tests).
+    pub resolve: BTreeMap<String, Vec<IpAddr>>,
+    /// Additional PEM trust anchors for upstream certificates.
+    pub extra_roots: Vec<PathBuf>,
+    /// Trust the Mozilla root set compiled in. Default true.
+    pub webpki_roots: bool,
+    /// Trust the operating system's store. Default true.
+    pub system_roots: bool,
+    /// TCP connect timeout; exceeding it answers 504. Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Upstream TLS handshake timeout. Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub tls_handshake_timeout: Duration,
+    /// How long an idle pooled plain-HTTP upstream connection is kept. Default 90 s.
+    #[serde(with = "humantime_serde")]
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for UpstreamSection {
+    fn default() -> Self {
+        Self {
+            connect_ports: vec![443],
+            allow_private: false,
+            resolve: BTreeMap::new(),
+            extra_roots: Vec::new(),
+            webpki_roots: true,
+            system_roots: true,
+            connect_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// What to do with a `CONNECT` tunnel whose first bytes are not TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NonTls {
+    /// Refuse it (a blind relay would be a DLP bypass). The default.
+    #[default]
+    Block,
+    /// Relay it blind and record it as a tunnel.
+    Tunnel,
+}
+
+/// `[inspection]`: what is intercepted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InspectionSection {
+    /// Hosts relayed blind instead of intercepted: exact names, or `*.example.com`
+    /// / `.example.com` for a domain and its subdomains.
+    pub bypass: Vec<String>,
+    /// Non-TLS payloads inside `CONNECT`: `"block"` (default) or `"tunnel"`.
+    pub non_tls: NonTls,
+}
+
+/// `[limits]`: resource bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Maximum concurrent client connections; further clients wait in the
+    /// accept backlog. Default 10,000.
+    pub max_connections: usize,
+    /// Maximum size of a request head (request line and headers); larger gets 431. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a complete request head, also the idle
+    /// keep-alive limit of HTTP/1.1 connections; the connection is closed. Default 30 s.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time a client has to finish its TLS handshake inside a tunnel. Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub client_handshake_timeout: Duration,
+    /// A blind tunnel or upgraded connection with no traffic either way this
+    /// long is closed. Default 5 min.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long open connections may finish. Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(30),
+            client_handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[http2]`: limits of HTTP/2 connections served to clients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http2Section {
+    /// Concurrent streams per connection. Default 100.
+    pub max_concurrent_streams: u32,
+    /// Maximum decoded header list size. Default 64 KiB.
+    pub max_header_list_size: u32,
+    /// Streams reset by the client before the proxy accepted them, kept
+    /// pending at most (CVE-2023-44487 rapid reset). Default 20.
+    pub max_pending_reset_streams: usize,
+    /// Streams the proxy may reset for protocol errors before closing the connection. Default 64.
+    pub max_local_error_reset_streams: usize,
+    /// Largest frame payload accepted. Default 16 KiB (the protocol minimum).
+    pub max_frame_size: u32,
+}
+
+impl Default for Http2Section {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 100,
+            max_header_list_size: 64 * 1024,
+            max_pending_reset_streams: 20,
+            max_local_error_reset_streams: 64,
+            max_frame_size: 16 * 1024,
+        }
+    }
+}
+
+/// Where a log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard output.
+    Stdout,
+    /// Not written.
+    Off,
+    /// Appended to this file.
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for LogTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "stdout" | "-" => Self::Stdout,
+            "off" => Self::Off,
+            "" => {
+                return Err(serde::de::Error::custom(
+                    "expected \"stdout\", \"off\" or a path",
+                ))
+            }
+            _ => Self::File(PathBuf::from(text)),
+        })
+    }
+}
+
+/// `[log]`: records and diagnostics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// Access log (JSON lines): `"stdout"` (default), `"off"` or a file path.
+    pub access: LogTarget,
+    /// Operator diagnostics filter (tracing `EnvFilter` syntax), written to
+    /// standard error. Default `"info"`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            access: LogTarget::Stdout,
+            level: "info".into(),
+        }
+    }
+}
+
+impl InspectionSection {
+    /// True when `host` matches an entry of `bypass`.
+    pub fn is_bypassed(&self, host: &str) -> bool {
+        crate::hostmatch::matches_any(&self.bypass, host)
+    }
+}

@@ -1,0 +1,224 @@
+//! What happens inside a `CONNECT` tunnel once it is established: sniff the
+//! first bytes, then refuse non-TLS, relay bypassed hosts blind, or intercept.
+//!
+//! Interception order (DESIGN.md): ClientHello (SNI, ALPN) → upstream TLS
+//! offering only the intersection of the client's ALPN with {h2, http/1.1}
+//! → upstream certificate verified → only then a per-connection
+//! `ServerConfig` with the minted leaf and the ALPN the upstream selected →
+//! client handshake. An upstream that fails verification sends the client
+//! nothing: the client gets the proxy's own error page.
+
+mod error_session;
+mod serve;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use certs::UpstreamAlpn;
+use rustls::server::Acceptor;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::LazyConfigAcceptor;
+
+use crate::config::NonTls;
+use crate::pipeline::record::PendingRecord;
+use crate::prefixed::Prefixed;
+use crate::records::{AccessRecord, Mode};
+use crate::relay::relay;
+use crate::state::ProxyState;
+use crate::upstream::tls::handshake;
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// A `CONNECT` tunnel the client has been told is established.
+pub struct Connected {
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The CONNECT host.
+    pub host: String,
+    /// The CONNECT port.
+    pub port: u16,
+    /// The TCP connection to the destination, already made.
+    pub upstream: TcpStream,
+}
+
+/// Runs the tunnel over the client's upgraded connection until it ends.
+pub async fn run<IO>(state: Arc<ProxyState>, mut client: IO, tunnel: Connected)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let record = AccessRecord::start(
+        tunnel.client,
+        "CONNECT",
+        "https",
+        &tunnel.host,
+        tunnel.port,
+        "",
+        Mode::Tunnel,
+    );
+    let mut pending = PendingRecord::new(state.clone(), record);
+    let mut first = vec![0u8; 4096];
+    let timeout = state.config.limits.client_handshake_timeout;
+    let n = match tokio::time::timeout(timeout, client.read(&mut first)).await {
+        Ok(Ok(0)) => {
+            pending.fail("client closed the tunnel before sending anything".into());
+            return;
+        }
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            pending.fail(format!("client read: {e}"));
+            return;
+        }
+        Err(_) => {
+            pending.fail(format!("client sent nothing for {timeout:?}"));
+            return;
+        }
+    };
+    first.truncate(n);
+    let client = Prefixed::new(first, client);
+    if client.first_byte() != Some(TLS_HANDSHAKE) {
+        return non_tls(&state, client, tunnel, pending).await;
+    }
+    if state.config.inspection.is_bypassed(&tunnel.host) {
+        return blind(&state, client, tunnel.upstream, pending).await;
+    }
+    intercept(state, client, tunnel, pending).await;
+}
+
+async fn non_tls<IO>(
+    state: &Arc<ProxyState>,
+    mut client: Prefixed<IO>,
+    tunnel: Connected,
+    mut pending: PendingRecord,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    match state.config.inspection.non_tls {
+        NonTls::Tunnel => blind(state, client, tunnel.upstream, pending).await,
+        NonTls::Block => {
+            if client.looks_like_http() {
+                let page = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\
+                            X-Portcullis-Error: non-TLS tunnel refused\r\nContent-Length: 77\r\n\r\n\
+                            Portcullis: non-TLS traffic inside CONNECT is refused (inspection.non_tls)\r\n";
+                let _ = client.write_all(page.as_bytes()).await;
+            }
+            let _ = client.shutdown().await;
+            pending.set_status(403);
+            pending.fail("non-TLS payload inside CONNECT refused".into());
+        }
+    }
+}
+
+async fn blind<IO>(
+    state: &Arc<ProxyState>,
+    client: IO,
+    upstream: TcpStream,
+    mut pending: PendingRecord,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    pending.set_status(200);
+    let relayed = relay(client, upstream, state.config.limits.idle_timeout).await;
+    let record = pending.record_mut();
+    record.bytes_in = relayed.a_to_b;
+    record.bytes_out = relayed.b_to_a;
+    match relayed.error {
+        Some(e) => pending.fail(e),
+        None => pending.complete(),
+    }
+}
+
+async fn intercept<IO>(
+    state: Arc<ProxyState>,
+    client: Prefixed<IO>,
+    tunnel: Connected,
+    mut pending: PendingRecord,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    pending.record_mut().mode = Mode::Intercepted;
+    let timeout = state.config.limits.client_handshake_timeout;
+    let accept = LazyConfigAcceptor::new(Acceptor::default(), client);
+    let start = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return pending.fail(format!("invalid TLS ClientHello: {e}")),
+        Err(_) => return pending.fail(format!("no complete ClientHello within {timeout:?}")),
+    };
+    let hello = start.client_hello();
+    let sni = hello.server_name().map(str::to_ascii_lowercase);
+    let offered: Vec<Vec<u8>> = hello
+        .alpn()
+        .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
+    let host = tunnel.host.trim_start_matches('[').trim_end_matches(']');
+    let leaf_name = sni.clone().unwrap_or_else(|| host.to_owned());
+
+    if sni
+        .as_deref()
+        .is_some_and(|s| !s.trim_end_matches('.').eq_ignore_ascii_case(host))
+    {
+        let detail =
+            format!("the TLS server name {leaf_name:?} differs from the CONNECT host {host:?}");
+        return error_session::serve(
+            &state,
+            start,
+            &leaf_name,
+            &offered,
+            421,
+            "misdirected request",
+            &detail,
+            pending,
+        )
+        .await;
+    }
+
+    let alpn = UpstreamAlpn::intersect(offered.iter().map(Vec::as_slice));
+    let upstream_handshake = handshake(
+        state.upstream_tls.config(alpn),
+        &tunnel.host,
+        tunnel.upstream,
+        state.config.upstream.tls_handshake_timeout,
+    );
+    let (leaf, upstream) = tokio::join!(state.leaf(&leaf_name), upstream_handshake);
+    let leaf = match leaf {
+        Ok(leaf) => leaf,
+        Err(e) => return pending.fail(format!("cannot mint a certificate: {e}")),
+    };
+    let (tls, negotiated) = match upstream {
+        Ok(ok) => ok,
+        Err(failure) => {
+            state.count_tls_failure(&failure);
+            let detail = failure.to_string();
+            return error_session::serve_with_leaf(
+                &state, start, leaf, &offered, 502, &detail, &detail, pending,
+            )
+            .await;
+        }
+    };
+    let server_config = match state.server_config(leaf, negotiated.alpn.iter().cloned().collect()) {
+        Ok(c) => c,
+        Err(e) => return pending.fail(format!("TLS configuration: {e}")),
+    };
+    let client_tls = match tokio::time::timeout(timeout, start.into_stream(server_config)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return pending.fail(format!("client TLS handshake failed: {e}")),
+        Err(_) => {
+            return pending.fail(format!(
+                "client TLS handshake not finished within {timeout:?}"
+            ))
+        }
+    };
+    // From here on every request is recorded on its own.
+    pending.discard();
+    serve::tunnel(
+        state,
+        client_tls,
+        tunnel.client,
+        tunnel.host,
+        tunnel.port,
+        tls,
+        negotiated,
+    )
+    .await;
+}

@@ -1,0 +1,103 @@
+//! Serving the client side of an intercepted tunnel over HTTP/1.1 or HTTP/2,
+//! whichever the origin selected, with explicit limits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::pipeline::{self, Tunnel};
+use crate::records::{AccessRecord, Mode};
+use crate::state::ProxyState;
+use crate::upstream::tls::{Negotiated, UpstreamTlsStream};
+use crate::upstream::UpstreamSession;
+
+/// Serves requests on the client's TLS connection, forwarding them on the
+/// verified upstream connection, until either side closes.
+pub async fn tunnel<IO>(
+    state: Arc<ProxyState>,
+    client_tls: IO,
+    client: SocketAddr,
+    host: String,
+    port: u16,
+    upstream_tls: UpstreamTlsStream,
+    negotiated: Negotiated,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let h2 = negotiated.is_h2();
+    let upstream =
+        match UpstreamSession::start(state.clone(), host.clone(), port, upstream_tls, negotiated)
+            .await
+        {
+            Ok(session) => session,
+            Err(e) => {
+                let mut record = AccessRecord::start(
+                    client,
+                    "CONNECT",
+                    "https",
+                    &host,
+                    port,
+                    "",
+                    Mode::Intercepted,
+                );
+                record.error = Some(format!("upstream HTTP handshake failed: {e}"));
+                state.access.write(&record);
+                return;
+            }
+        };
+    let tunnel = Arc::new(Tunnel {
+        state: state.clone(),
+        client,
+        host,
+        port,
+        upstream,
+    });
+    let service = service_fn(move |req| pipeline::intercepted(tunnel.clone(), req));
+    let io = TokioIo::new(client_tls);
+    let shutdown = state.shutdown.clone();
+    let limits = &state.config.limits;
+    if h2 {
+        let h2c = &state.config.http2;
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(h2c.max_concurrent_streams)
+            .max_header_list_size(h2c.max_header_list_size)
+            .max_pending_accept_reset_streams(h2c.max_pending_reset_streams)
+            .max_local_error_reset_streams(h2c.max_local_error_reset_streams)
+            .max_frame_size(h2c.max_frame_size)
+            .serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => log_end(result),
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                log_end(conn.await);
+            }
+        }
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.max_header_bytes)
+            .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
+            .serve_connection(io, service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => log_end(result),
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                log_end(conn.await);
+            }
+        }
+    }
+}
+
+fn log_end(result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "intercepted connection ended with an error");
+    }
+}

@@ -1,0 +1,197 @@
+//! The explicit forward proxy listener: `CONNECT host:port` tunnels and
+//! absolute-form plain-HTTP requests, over HTTP/1.1.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::intercept::{self, Connected};
+use crate::metrics::ListenerLabels;
+use crate::pipeline::body::{empty, ProxyBody};
+use crate::pipeline::headers::split_authority;
+use crate::pipeline::record::PendingRecord;
+use crate::pipeline::{self, refuse};
+use crate::records::{AccessRecord, Mode};
+use crate::state::ProxyState;
+use crate::upstream::connect_tcp;
+
+/// Accepts clients on `listener` until shutdown, at most
+/// `limits.max_connections` at once.
+pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
+    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = state.shutdown.cancelled() => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = state.shutdown.cancelled() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // EMFILE and friends: keep serving the clients we have.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        state.tasks.clone().spawn(async move {
+            let _permit = permit;
+            state
+                .metrics
+                .connections
+                .get_or_create(&ListenerLabels {
+                    listener: "explicit",
+                })
+                .inc();
+            state.metrics.connections_open.inc();
+            serve_client(state.clone(), stream, peer).await;
+            state.metrics.connections_open.dec();
+        });
+    }
+}
+
+async fn serve_client(state: Arc<ProxyState>, stream: TcpStream, peer: SocketAddr) {
+    let svc_state = state.clone();
+    let service = service_fn(move |req| proxy_request(svc_state.clone(), peer, req));
+    let limits = &state.config.limits;
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = state.shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %peer, error = %e, "client connection ended with an error");
+    }
+}
+
+/// Dispatches one request received on the explicit listener.
+async fn proxy_request(
+    state: Arc<ProxyState>,
+    client: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    if req.method() == Method::CONNECT {
+        return Ok(connect(state, client, req).await);
+    }
+    if req.uri().scheme().is_some() {
+        return pipeline::plain(state, client, req).await;
+    }
+    let record = AccessRecord::start(
+        client,
+        req.method().as_str(),
+        "http",
+        "",
+        0,
+        req.uri().path(),
+        Mode::Plain,
+    );
+    let pending = PendingRecord::new(state, record);
+    let html = crate::error_page::wants_html(req.headers());
+    Ok(refuse(
+        pending,
+        400,
+        "bad request",
+        "this is a forward proxy: send CONNECT host:port or an absolute-form http:// request",
+        html,
+    ))
+}
+
+/// Answers a `CONNECT`: checks the target, connects to it, and on success
+/// answers 200 and hands the upgraded connection to the tunnel.
+async fn connect(
+    state: Arc<ProxyState>,
+    client: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let target = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
+    let parsed = split_authority(&target).and_then(|(h, p)| Some((h.to_owned(), p?)));
+    let (host, port) = parsed.clone().unwrap_or_default();
+    let record = AccessRecord::start(client, "CONNECT", "https", &host, port, "", Mode::Tunnel);
+    let mut pending = PendingRecord::new(state.clone(), record);
+    let html = crate::error_page::wants_html(req.headers());
+    if parsed.is_none()
+        || !crate::hostmatch::is_valid_pattern(&host)
+        || host.starts_with('*')
+        || host.starts_with('.')
+    {
+        return refuse(
+            pending,
+            400,
+            "bad request",
+            "CONNECT needs a target of the form host:port",
+            html,
+        );
+    }
+    if !state.config.upstream.connect_ports.contains(&port) {
+        let detail = format!("CONNECT to port {port} is not allowed (upstream.connect_ports)");
+        return refuse(pending, 403, "port not allowed", &detail, html);
+    }
+    let upstream = match connect_tcp(
+        &state.resolver,
+        &host,
+        port,
+        state.config.upstream.connect_timeout,
+    )
+    .await
+    {
+        Ok((tcp, _)) => tcp,
+        Err(e) => {
+            let status = e.status();
+            return refuse(
+                pending,
+                status,
+                pipeline::status_reason(status),
+                &e.to_string(),
+                html,
+            );
+        }
+    };
+    // The tunnel writes its own records.
+    pending.set_status(200);
+    pending.discard();
+    let tunnel_state = state.clone();
+    state.tasks.spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let tunnel = Connected {
+                    client,
+                    host,
+                    port,
+                    upstream,
+                };
+                intercept::run(tunnel_state, TokioIo::new(upgraded), tunnel).await;
+            }
+            Err(e) => tracing::debug!(client = %client, error = %e, "CONNECT upgrade failed"),
+        }
+    });
+    Response::new(empty())
+}

@@ -1,0 +1,3 @@
+//! Listeners: accept connections and turn their first request into a target.
+
+pub mod explicit;

@@ -1,0 +1,116 @@
+//! The access log record: one per request (and one per tunnel).
+//!
+//! Schema (JSON object per line): `time` (RFC 3339 UTC), `request_id`,
+//! `client` (ip:port), `method`, `scheme`, `host`, `port`, `path` (without the
+//! query string, which can carry tokens), `status` (0 when no response was
+//! sent), `bytes_in` (request body or client→origin tunnel bytes),
+//! `bytes_out` (response body or origin→client bytes), `duration_us`,
+//! `mode` (`intercepted`, `tunnel`, `plain`), `tls_version` and `alpn` of the
+//! upstream connection (null for plain), `error` (null or why it failed).
+//! Bodies, credentials and cookies are never recorded.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+/// How a request reached its origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// TLS terminated and re-originated by the proxy.
+    Intercepted,
+    /// Bytes relayed blind (bypass, or non-TLS allowed by configuration).
+    Tunnel,
+    /// Plain HTTP forwarded in absolute form.
+    Plain,
+}
+
+impl Mode {
+    /// The label used in metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Intercepted => "intercepted",
+            Mode::Tunnel => "tunnel",
+            Mode::Plain => "plain",
+        }
+    }
+}
+
+/// One access-log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessRecord {
+    /// When the request started, RFC 3339 UTC.
+    pub time: String,
+    /// Unique id of the request, also shown on error pages.
+    pub request_id: String,
+    /// Client address.
+    pub client: SocketAddr,
+    /// Request method (`CONNECT` for tunnel records).
+    pub method: String,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// Destination host.
+    pub host: String,
+    /// Destination port.
+    pub port: u16,
+    /// Request path without the query.
+    pub path: String,
+    /// Status answered to the client; 0 when none was.
+    pub status: u16,
+    /// Bytes from the client towards the origin (body or tunnel).
+    pub bytes_in: u64,
+    /// Bytes from the origin towards the client (body or tunnel).
+    pub bytes_out: u64,
+    /// Microseconds from request start to the end of the response.
+    pub duration_us: u64,
+    /// How the request was handled.
+    pub mode: Mode,
+    /// Upstream TLS version (`TLSv1.3`, `TLSv1.2`), when TLS was used upstream.
+    pub tls_version: Option<&'static str>,
+    /// Upstream ALPN (`h2`, `http/1.1`), when negotiated.
+    pub alpn: Option<String>,
+    /// Why the request failed, when it did.
+    pub error: Option<String>,
+}
+
+/// A fresh random request id: 16 lower-case hex digits.
+pub fn new_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Now, formatted as RFC 3339 UTC with microseconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+impl AccessRecord {
+    /// A record for a request starting now; fill in the outcome later.
+    pub fn start(
+        client: SocketAddr,
+        method: &str,
+        scheme: &'static str,
+        host: &str,
+        port: u16,
+        path: &str,
+        mode: Mode,
+    ) -> Self {
+        Self {
+            time: now_rfc3339(),
+            request_id: new_request_id(),
+            client,
+            method: method.to_owned(),
+            scheme,
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+            status: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration_us: 0,
+            mode,
+            tls_version: None,
+            alpn: None,
+            error: None,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Everything a connection handler needs, built once at start-up and shared.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use certs::{
+    Authority, CertCache, FixedLeaf, LeafOptions, Minter, UpstreamTls, UpstreamTlsOptions,
+};
+use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+
+use crate::config::Config;
+use crate::metrics::{Metrics, ReasonLabels};
+use crate::records::RecordSink;
+use crate::upstream::plain::{self, PlainClient};
+use crate::upstream::tls::TlsFailure;
+use crate::upstream::Resolver;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The CA or the upstream trust store could not be set up.
+    #[error(transparent)]
+    Certs(#[from] certs::CertError),
+    /// A log file could not be opened.
+    #[error("cannot open log {path}: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A TLS server configuration could not be built.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Shared state of a running proxy.
+pub struct ProxyState {
+    /// The configuration in force.
+    pub config: Config,
+    /// Minted leaves.
+    pub certs: CertCache,
+    /// Upstream TLS client configurations.
+    pub upstream_tls: UpstreamTls,
+    /// Destination resolution.
+    pub resolver: Resolver,
+    /// The pooled plain-HTTP client.
+    pub plain: PlainClient,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The access log.
+    pub access: RecordSink,
+    /// True once every listener is bound.
+    pub ready: AtomicBool,
+    /// Cancelled when the proxy shuts down.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// Every connection task, so shutdown can wait for them.
+    pub tasks: tokio_util::task::TaskTracker,
+    session_storage: Arc<dyn StoresServerSessions>,
+    ticketer: Arc<dyn ProducesTickets>,
+}
+
+impl std::fmt::Debug for ProxyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyState").finish_non_exhaustive()
+    }
+}
+
+impl ProxyState {
+    /// Loads or generates the CA, builds the trust store, resolver, client and
+    /// log sinks. Must run inside a tokio runtime.
+    pub fn build(config: Config, data_dir: &std::path::Path) -> Result<Arc<Self>, StartError> {
+        let authority = match (&config.ca.cert, &config.ca.key) {
+            (Some(cert), Some(key)) => {
+                Authority::from_files(cert, key, config.ca.chain.as_deref())?
+            }
+            _ => Authority::load_or_generate(data_dir)?,
+        };
+        let minter = Minter::new(
+            Arc::new(authority),
+            LeafOptions {
+                validity: config.ca.leaf_validity,
+                key_rotation: config.ca.leaf_key_rotation,
+                ..LeafOptions::default()
+            },
+        )?;
+        let certs = CertCache::new(
+            Arc::new(minter),
+            config.ca.cache_capacity,
+            config.ca.cache_ttl,
+        );
+        let upstream_tls = UpstreamTls::new(&UpstreamTlsOptions {
+            webpki_roots: config.upstream.webpki_roots,
+            system_roots: config.upstream.system_roots,
+            extra_roots: config.upstream.extra_roots.clone(),
+        })?;
+        for problem in &upstream_tls.system_store_errors {
+            tracing::warn!(%problem, "system trust store");
+        }
+        let (resolver, dns_error) = Resolver::new(
+            config.upstream.resolve.clone(),
+            config.upstream.allow_private,
+        );
+        if let Some(e) = dns_error {
+            tracing::warn!(error = %e, "system DNS configuration unavailable; only upstream.resolve and IP literals resolve");
+        }
+        let plain = plain::client(
+            resolver.clone(),
+            config.upstream.connect_timeout,
+            config.upstream.pool_idle_timeout,
+        );
+        let metrics = Arc::new(Metrics::default());
+        let access = RecordSink::open(&config.log.access, metrics.clone()).map_err(|source| {
+            StartError::Log {
+                path: match &config.log.access {
+                    crate::config::LogTarget::File(p) => p.clone(),
+                    _ => PathBuf::from("-"),
+                },
+                source,
+            }
+        })?;
+        Ok(Arc::new(Self {
+            config,
+            certs,
+            upstream_tls,
+            resolver,
+            plain,
+            metrics,
+            access,
+            ready: AtomicBool::new(false),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
+            session_storage: ServerSessionMemoryCache::new(16 * 1024),
+            ticketer: rustls::crypto::ring::Ticketer::new()?,
+        }))
+    }
+
+    /// The leaf for `name`: from the cache, or minted off the runtime threads.
+    pub async fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, Arc<certs::CertError>> {
+        if let Some(hit) = self.certs.cached(name) {
+            self.metrics.leaf_cache_hits.inc();
+            return Ok(hit);
+        }
+        let certs = self.certs.clone();
+        let owned = name.to_owned();
+        let lookup = match tokio::task::spawn_blocking(move || certs.get(&owned)).await {
+            Ok(result) => result?,
+            Err(e) => {
+                return Err(Arc::new(certs::CertError::BadName {
+                    name: name.to_owned(),
+                    reason: format!("minting task failed: {e}"),
+                }))
+            }
+        };
+        if lookup.minted {
+            self.metrics.leaf_mints.inc();
+        } else {
+            self.metrics.leaf_cache_hits.inc();
+        }
+        Ok(lookup.key)
+    }
+
+    /// A server configuration presenting `leaf` and offering `alpn`, sharing
+    /// the process's session cache and ticket keys.
+    pub fn server_config(
+        &self,
+        leaf: Arc<CertifiedKey>,
+        alpn: Vec<Vec<u8>>,
+    ) -> Result<Arc<ServerConfig>, rustls::Error> {
+        let mut config = ServerConfig::builder_with_provider(certs::provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(FixedLeaf(leaf)));
+        config.alpn_protocols = alpn;
+        config.session_storage = self.session_storage.clone();
+        config.ticketer = self.ticketer.clone();
+        Ok(Arc::new(config))
+    }
+
+    /// Counts an upstream TLS failure by reason.
+    pub fn count_tls_failure(&self, failure: &TlsFailure) {
+        self.metrics
+            .upstream_tls_errors
+            .get_or_create(&ReasonLabels {
+                reason: failure.label(),
+            })
+            .inc();
+    }
+}
