@@ -1,0 +1,286 @@
+//! A real origin on loopback: TLS (or plain) HTTP/1.1 and HTTP/2 with a few
+//! routes, recording what reached it so tests can check, at the origin,
+//! exactly which bytes arrived.
+//!
+//! Routes: `GET /bytes/N` (N deterministic bytes), `POST /echo` (streams the
+//! body back), `POST /sha256` (JSON with length, hash and request trailers),
+//! `GET /trailers` (a body followed by trailers), `GET /ws` (WebSocket echo),
+//! anything else: a short text naming the origin.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::server::Acceptor;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_rustls::LazyConfigAcceptor;
+
+use crate::pki::{OriginCert, TestPki};
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How to build an origin.
+#[derive(Debug, Clone)]
+pub struct OriginOptions {
+    /// The name clients use (resolved to 127.0.0.1 via `upstream.resolve`).
+    pub name: String,
+    /// Which certificate it presents.
+    pub cert: OriginCert,
+    /// ALPN protocols it accepts, in preference order.
+    pub alpn: Vec<Vec<u8>>,
+    /// Hold every handshake after the ClientHello until [`Origin::open_gate`].
+    pub gated: bool,
+    /// Serve plain HTTP instead of TLS.
+    pub plain: bool,
+}
+
+impl OriginOptions {
+    /// A valid TLS origin speaking h2 and http/1.1.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            cert: OriginCert::Valid,
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            gated: false,
+            plain: false,
+        }
+    }
+}
+
+/// One request as the origin saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// HTTP version.
+    pub version: http::Version,
+    /// Request headers.
+    pub headers: HeaderMap,
+}
+
+/// What the origin observed.
+#[derive(Debug, Default)]
+pub struct OriginStats {
+    /// TCP connections accepted.
+    pub connections: AtomicU64,
+    /// TLS handshakes completed.
+    pub handshakes: AtomicU64,
+    /// Request body bytes received, over all requests.
+    pub body_bytes: AtomicU64,
+    /// Requests received.
+    pub seen: Mutex<Vec<Seen>>,
+}
+
+/// A running origin.
+pub struct Origin {
+    /// Its loopback address.
+    pub addr: SocketAddr,
+    /// Its name.
+    pub name: String,
+    /// What it observed.
+    pub stats: Arc<OriginStats>,
+    gate: Arc<Semaphore>,
+    hellos: tokio::sync::Mutex<mpsc::UnboundedReceiver<()>>,
+}
+
+impl Origin {
+    /// Starts an origin on 127.0.0.1 with an ephemeral port.
+    pub async fn start(pki: &TestPki, options: OriginOptions) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stats = Arc::new(OriginStats::default());
+        let gate = Arc::new(Semaphore::new(if options.gated { 0 } else { Semaphore::MAX_PERMITS }));
+        let (hello_tx, hello_rx) = mpsc::unbounded_channel();
+        let tls = (!options.plain).then(|| {
+            let mut config = ServerConfig::builder_with_provider(certs::provider())
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(certs::FixedLeaf(
+                    pki.origin_cert(&options.name, options.cert),
+                )));
+            config.alpn_protocols = options.alpn.clone();
+            Arc::new(config)
+        });
+        let (task_stats, task_gate) = (stats.clone(), gate.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                task_stats.connections.fetch_add(1, Ordering::SeqCst);
+                let (stats, gate, hello_tx, tls) =
+                    (task_stats.clone(), task_gate.clone(), hello_tx.clone(), tls.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        None => serve(TokioIo::new(tcp), stats).await,
+                        Some(config) => {
+                            let Ok(start) = LazyConfigAcceptor::new(Acceptor::default(), tcp).await
+                            else {
+                                return;
+                            };
+                            let _ = hello_tx.send(());
+                            let Ok(permit) = gate.acquire().await else { return };
+                            permit.forget();
+                            let Ok(stream) = start.into_stream(config).await else { return };
+                            stats.handshakes.fetch_add(1, Ordering::SeqCst);
+                            serve(TokioIo::new(stream), stats).await;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            name: options.name,
+            stats,
+            gate,
+            hellos: tokio::sync::Mutex::new(hello_rx),
+        }
+    }
+
+    /// Waits until a ClientHello has reached the origin.
+    pub async fn hello_received(&self) {
+        self.hellos.lock().await.recv().await;
+    }
+
+    /// Lets held handshakes proceed (and every later one).
+    pub fn open_gate(&self) {
+        self.gate.add_permits(Semaphore::MAX_PERMITS / 2);
+    }
+
+    /// Port of the origin.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Requests received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.stats.seen.lock().expect("lock").clone()
+    }
+}
+
+async fn serve<IO>(io: TokioIo<IO>, stats: Arc<OriginStats>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| route(req, stats.clone()));
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(io, service)
+        .await;
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|n| match n {}).boxed()
+}
+
+async fn route(mut req: Request<Incoming>, stats: Arc<OriginStats>) -> Result<Response<Body>, Infallible> {
+    stats.seen.lock().expect("lock").push(Seen {
+        method: req.method().to_string(),
+        path: req.uri().path_and_query().map_or("/".into(), |p| p.to_string()),
+        version: req.version(),
+        headers: req.headers().clone(),
+    });
+    let path = req.uri().path().to_owned();
+    if let Some(n) = path.strip_prefix("/bytes/") {
+        let n: usize = n.parse().unwrap_or(0);
+        return Ok(Response::new(full(crate::pattern(n))));
+    }
+    match path.as_str() {
+        "/echo" => {
+            let stats = stats.clone();
+            let body = req.into_body().map_frame(move |f| {
+                if let Some(d) = f.data_ref() {
+                    stats.body_bytes.fetch_add(d.len() as u64, Ordering::SeqCst);
+                }
+                f
+            });
+            Ok(Response::new(body.boxed()))
+        }
+        "/sha256" => {
+            let collected = match req.into_body().collect().await {
+                Ok(c) => c,
+                Err(e) => return Ok(text(StatusCode::BAD_REQUEST, format!("body error: {e}"))),
+            };
+            let trailers = collected.trailers().cloned();
+            let bytes = collected.to_bytes();
+            stats.body_bytes.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+            let trailers: serde_json::Map<String, serde_json::Value> = trailers
+                .iter()
+                .flat_map(|t| t.iter())
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+                .collect();
+            let json = serde_json::json!({
+                "len": bytes.len(),
+                "sha256": crate::sha256_hex(&bytes),
+                "trailers": trailers,
+            });
+            Ok(text(StatusCode::OK, json.to_string()))
+        }
+        "/trailers" => {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("x-checksum", "abc123".parse().expect("value"));
+            let frames: Vec<Result<Frame<Bytes>, hyper::Error>> = vec![
+                Ok(Frame::data(Bytes::from_static(b"body before trailers"))),
+                Ok(Frame::trailers(trailers)),
+            ];
+            let body = StreamBody::new(futures_util::stream::iter(frames));
+            let mut r = Response::new(BodyExt::boxed(body));
+            // HTTP/1.1 sends only the trailer fields the head declares.
+            r.headers_mut().insert("trailer", "x-checksum".parse().expect("value"));
+            Ok(r)
+        }
+        "/ws" => Ok(websocket(&mut req)),
+        _ => Ok(text(StatusCode::OK, format!("origin {} {}", req.method(), path))),
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r
+}
+
+fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
+    let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+        return text(StatusCode::BAD_REQUEST, "not a websocket request".into());
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                break;
+            }
+            if ws.send(msg).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert("connection", "upgrade".parse().expect("value"));
+    h.insert("upgrade", "websocket".parse().expect("value"));
+    h.insert("sec-websocket-accept", accept.parse().expect("value"));
+    r
+}
