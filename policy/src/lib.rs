@@ -9,6 +9,7 @@ pub mod decide;
 pub mod error;
 pub mod geo;
 pub mod rules;
+pub mod suite;
 pub mod tenant;
 mod yaml;
 

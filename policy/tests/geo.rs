@@ -46,19 +46,33 @@ fn lookups() {
         assert_eq!(info.country.as_deref(), *country, "{ip}");
         assert_eq!(info.site.as_deref(), *site, "{ip}");
     }
-    assert!(GeoResolver::new().lookup("81.2.69.5".parse().unwrap()).country.is_none());
+    assert!(GeoResolver::new()
+        .lookup("81.2.69.5".parse().unwrap())
+        .country
+        .is_none());
 }
 
 #[test]
 fn bad_inputs_name_their_origin() {
-    let err = GeoResolver::new().with_database(b"not a database".to_vec(), "broken.mmdb").unwrap_err();
-    assert!(matches!(&err, PolicyError::Geo { origin, .. } if origin == "broken.mmdb"), "{err}");
     let err = GeoResolver::new()
-        .with_overrides_yaml("overrides:\n  - cidr: 10.0.0.0/33\n    country: US\n", "o.yaml")
+        .with_database(b"not a database".to_vec(), "broken.mmdb")
+        .unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::Geo { origin, .. } if origin == "broken.mmdb"),
+        "{err}"
+    );
+    let err = GeoResolver::new()
+        .with_overrides_yaml(
+            "overrides:\n  - cidr: 10.0.0.0/33\n    country: US\n",
+            "o.yaml",
+        )
         .unwrap_err();
     assert!(err.to_string().starts_with("o.yaml:2:"), "{err}");
     let err = GeoResolver::new()
-        .with_overrides_yaml("overrides:\n  - cidr: 10.0.0.0/8\n    country: USA\n", "o.yaml")
+        .with_overrides_yaml(
+            "overrides:\n  - cidr: 10.0.0.0/8\n    country: USA\n",
+            "o.yaml",
+        )
         .unwrap_err();
     assert!(err.to_string().contains("country"), "{err}");
 }

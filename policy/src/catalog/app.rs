@@ -25,6 +25,11 @@ pub struct App {
     /// Host names that match exactly (no subdomains), for shared parent domains.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Host + path-prefix claims (`www.googleapis.com/upload/drive/`) for
+    /// apps that share an API host with others; they win over the host's
+    /// owner for requests (not at CONNECT time, where paths are unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<String>,
     /// The app's clients pin certificates: intercepting breaks them, so
     /// policies usually bypass it.
     #[serde(default)]
@@ -93,6 +98,13 @@ pub struct InstancePattern {
     /// Regex; the group named `instance` (or else group 1, or else the whole
     /// match) is the instance. Matched case-insensitively on hosts.
     pub pattern: String,
+    /// Regex on the host: the pattern applies only to matching hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Regex on the same text: when it matches, this pattern yields nothing
+    /// (e.g. to skip `www.` or service paths like `/login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not: Option<String>,
 }
 
 /// A header condition in an activity pattern.

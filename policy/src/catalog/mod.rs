@@ -216,6 +216,12 @@ fn validate_app(app: &App) -> Result<(), PolicyError> {
             ));
         }
     }
+    for r in &app.routes {
+        let ok = r.split_once('/').is_some_and(|(host, _)| check_domain(host).is_ok());
+        if !ok {
+            return Err(PolicyError::invalid(at(), "routes", format!("app `{}`: `{r}` is not `host/path-prefix`", app.id)));
+        }
+    }
     if app.risk_score.is_some_and(|s| s > 100) {
         return Err(PolicyError::invalid(at(), "risk_score", "must be 0..=100"));
     }

@@ -27,6 +27,7 @@ pub use report::ClassifyReport;
 pub struct Classifier {
     catalog: Catalog,
     index: DomainIndex,
+    routes: rustc_hash::FxHashMap<Box<str>, Vec<(Box<str>, u32)>>,
     patterns: Vec<AppPatterns>,
     ids: Vec<Arc<str>>,
     names: Vec<Arc<str>>,
@@ -46,6 +47,7 @@ impl Classifier {
     /// or a pattern does not compile; the error names the app's file and line.
     pub fn new(catalog: Catalog) -> Result<Self, PolicyError> {
         let mut index = DomainIndex::default();
+        let mut routes: rustc_hash::FxHashMap<Box<str>, Vec<(Box<str>, u32)>> = Default::default();
         let mut patterns = Vec::with_capacity(catalog.len());
         for (i, app) in catalog.apps().iter().enumerate() {
             let n = u32::try_from(i).map_err(|_| {
@@ -69,6 +71,20 @@ impl Classifier {
                     ));
                 }
             }
+            for r in &app.routes {
+                if let Some(slash) = r.find('/') {
+                    let list = routes.entry(r[..slash].into()).or_default();
+                    if list.iter().any(|(p, _)| **p == r[slash..]) {
+                        return Err(PolicyError::invalid(
+                            app.defined_at.clone(),
+                            "routes",
+                            format!("route `{r}` of app `{}` is claimed twice", app.id),
+                        ));
+                    }
+                    list.push((r[slash..].into(), n));
+                    list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                }
+            }
             patterns.push(AppPatterns::compile(app)?);
         }
         let ids = catalog
@@ -84,6 +100,7 @@ impl Classifier {
         Ok(Self {
             catalog,
             index,
+            routes,
             patterns,
             ids,
             names,
@@ -153,7 +170,16 @@ impl Classifier {
     fn facts(&self, req: &RequestInfo<'_>, with_request: bool) -> (AppFacts, Option<Activity>) {
         let host = normalize_host(req.host);
         let registrable_domain = psl::domain_str(&host).map(str::to_owned);
-        let Some(i) = self.index.lookup(&host) else {
+        let mut found = self.index.lookup(&host);
+        if with_request {
+            if let Some(list) = self.routes.get(&*host) {
+                let path = req.path;
+                if let Some((_, app)) = list.iter().find(|(prefix, _)| path.starts_with(&**prefix)) {
+                    found = Some(*app);
+                }
+            }
+        }
+        let Some(i) = found else {
             let facts = AppFacts {
                 host: host.into_owned(),
                 registrable_domain,

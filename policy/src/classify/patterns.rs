@@ -94,6 +94,8 @@ struct CompiledInstance {
     from: InstanceSource,
     name: Option<String>,
     pattern: Regex,
+    host: Option<Regex>,
+    not: Option<Regex>,
 }
 
 /// An app's patterns, compiled once.
@@ -166,15 +168,21 @@ impl AppPatterns {
                     ),
                 ));
             }
+            let ci = p.from == InstanceSource::Host;
             out.instances.push(CompiledInstance {
                 from: p.from,
                 name: p.name.clone(),
-                pattern: compile(
-                    app,
-                    &format!("instance[{i}].pattern"),
-                    &p.pattern,
-                    p.from == InstanceSource::Host,
-                )?,
+                pattern: compile(app, &format!("instance[{i}].pattern"), &p.pattern, ci)?,
+                host: p
+                    .host
+                    .as_deref()
+                    .map(|h| compile(app, &format!("instance[{i}].host"), h, true))
+                    .transpose()?,
+                not: p
+                    .not
+                    .as_deref()
+                    .map(|n| compile(app, &format!("instance[{i}].not"), n, ci))
+                    .transpose()?,
             });
         }
         Ok(out)
@@ -207,12 +215,18 @@ impl AppPatterns {
     /// The instance the request reveals, if any (lower-cased).
     pub(crate) fn instance(&self, req: &RequestInfo<'_>, host: &str) -> Option<String> {
         self.instances.iter().find_map(|p| {
+            if p.host.as_ref().is_some_and(|h| !h.is_match(host)) {
+                return None;
+            }
             let text = match p.from {
                 InstanceSource::Host => host,
                 InstanceSource::Path => req.path.split('?').next().unwrap_or(""),
                 InstanceSource::Query => query_param(req.path, p.name.as_deref()?)?,
                 InstanceSource::Header => req.headers.header(p.name.as_deref()?)?,
             };
+            if p.not.as_ref().is_some_and(|n| n.is_match(text)) {
+                return None;
+            }
             let caps = p.pattern.captures(text)?;
             let m = caps
                 .name("instance")

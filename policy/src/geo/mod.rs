@@ -54,7 +54,13 @@ pub struct GeoResolver {
 impl std::fmt::Debug for GeoResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GeoResolver")
-            .field("database", &self.reader.as_ref().map(|r| r.metadata.database_type.clone()))
+            .field(
+                "database",
+                &self
+                    .reader
+                    .as_ref()
+                    .map(|r| r.metadata.database_type.clone()),
+            )
             .field("overrides", &self.overrides.len())
             .finish()
     }
@@ -112,7 +118,8 @@ impl GeoResolver {
         let file: OverrideFile = decode(text, origin)?;
         for (i, o) in file.overrides.iter().enumerate() {
             let at = || span_location(origin, o.span());
-            let net = values::cidr(&o.cidr).map_err(|m| PolicyError::invalid(at(), format!("overrides[{i}].cidr"), m))?;
+            let net = values::cidr(&o.cidr)
+                .map_err(|m| PolicyError::invalid(at(), format!("overrides[{i}].cidr"), m))?;
             let country = o
                 .country
                 .as_deref()
@@ -120,9 +127,17 @@ impl GeoResolver {
                 .transpose()
                 .map_err(|m| PolicyError::invalid(at(), format!("overrides[{i}].country"), m))?;
             if country.is_none() && o.site.is_none() {
-                return Err(PolicyError::invalid(at(), format!("overrides[{i}]"), "give a country, a site or both"));
+                return Err(PolicyError::invalid(
+                    at(),
+                    format!("overrides[{i}]"),
+                    "give a country, a site or both",
+                ));
             }
-            self.add_override(GeoOverride { net, country, site: o.site.clone() });
+            self.add_override(GeoOverride {
+                net,
+                country,
+                site: o.site.clone(),
+            });
         }
         Ok(self)
     }
@@ -131,7 +146,8 @@ impl GeoResolver {
     pub fn add_override(&mut self, o: GeoOverride) {
         self.overrides.push(o);
         // Most specific first; stable so that earlier entries win ties.
-        self.overrides.sort_by(|a, b| b.net.prefix_len().cmp(&a.net.prefix_len()));
+        self.overrides
+            .sort_by(|a, b| b.net.prefix_len().cmp(&a.net.prefix_len()));
     }
 
     /// Country and site of `ip`.
@@ -158,7 +174,10 @@ impl GeoResolver {
     fn database_country(&self, ip: IpAddr) -> Option<String> {
         let reader = self.reader.as_ref()?;
         let rec: CountryRecord<'_> = reader.lookup(ip).ok()??;
-        let code = rec.country.and_then(|c| c.iso_code).or_else(|| rec.registered_country.and_then(|c| c.iso_code))?;
+        let code = rec
+            .country
+            .and_then(|c| c.iso_code)
+            .or_else(|| rec.registered_country.and_then(|c| c.iso_code))?;
         values::country(code).ok()
     }
 }

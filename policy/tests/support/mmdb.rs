@@ -93,7 +93,13 @@ pub fn build(entries: &[(&str, u8, &str)]) -> Vec<u8> {
             IpAddr::V6(_) => usize::from(*prefix),
         };
         let offset = data.len() as u32;
-        encode(&mut data, &Value::Map(vec![("country", Value::Map(vec![("iso_code", Value::Str(cc))]))]));
+        encode(
+            &mut data,
+            &Value::Map(vec![(
+                "country",
+                Value::Map(vec![("iso_code", Value::Str(cc))]),
+            )]),
+        );
         let b = bits(ip);
         let mut node = 0usize;
         for (i, &bit) in b.iter().enumerate().take(depth) {
