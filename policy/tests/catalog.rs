@@ -28,16 +28,31 @@ fn builtin_catalogue_is_large_and_consistent() {
             assert!(d.contains('.'), "{d}");
         }
         for (attr, source) in app.risk.sources() {
-            assert!(source.starts_with("https://"), "{}: {attr} source {source}", app.id);
+            assert!(
+                source.starts_with("https://"),
+                "{}: {attr} source {source}",
+                app.id
+            );
         }
         assert!(app.risk_score() <= 100);
     }
     // Privacy-sensitive categories and pinned apps are present and marked.
-    for cat in [Category::BankingFinance, Category::Health, Category::Government] {
+    for cat in [
+        Category::BankingFinance,
+        Category::Health,
+        Category::Government,
+    ] {
         let n = catalog.apps().iter().filter(|a| a.category == cat).count();
         assert!(n >= 10, "{cat}: only {n} apps");
     }
-    assert!(catalog.apps().iter().filter(|a| a.pins_certificates).count() >= 5);
+    assert!(
+        catalog
+            .apps()
+            .iter()
+            .filter(|a| a.pins_certificates)
+            .count()
+            >= 5
+    );
 }
 
 /// Every example request of every app classifies as the entry says.
@@ -52,10 +67,17 @@ fn every_example_classifies() {
             let headers: Vec<(String, String)> = ex
                 .headers
                 .iter()
-                .filter_map(|h| h.split_once(':').map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned())))
+                .filter_map(|h| {
+                    h.split_once(':')
+                        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                })
                 .collect();
-            let r = c.classify_url(&ex.method, &ex.url, &headers).expect("example URL parses");
-            let ok = r.app_id == app.id && r.activity == ex.activity && r.instance.as_deref() == ex.instance.as_deref();
+            let r = c
+                .classify_url(&ex.method, &ex.url, &headers)
+                .expect("example URL parses");
+            let ok = r.app_id == app.id
+                && r.activity == ex.activity
+                && r.instance.as_deref() == ex.instance.as_deref();
             if !ok {
                 failures.push(format!(
                     "{} {} {}: got app {} activity {:?} instance {:?}, want activity {:?} instance {:?}",
@@ -64,7 +86,12 @@ fn every_example_classifies() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {count} examples failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} examples failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(count >= 100, "only {count} examples");
 }
 
@@ -74,11 +101,11 @@ fn every_example_classifies() {
 fn major_apps_have_activity_fixtures() {
     use Activity::{Download, Login, Upload};
     let required: &[(&str, &[Activity])] = &[
-        ("microsoft-entra-id", &[Login]),      // Microsoft 365 sign-in
+        ("microsoft-entra-id", &[Login]), // Microsoft 365 sign-in
         ("microsoft-365", &[Login]),
-        ("onedrive", &[Upload, Download]),    // sign-in is Entra ID / Microsoft account
-        ("sharepoint", &[Upload, Download]),  // sign-in is Entra ID
-        ("microsoft-teams", &[]),             // files live in SharePoint; messages are `post`
+        ("onedrive", &[Upload, Download]), // sign-in is Entra ID / Microsoft account
+        ("sharepoint", &[Upload, Download]), // sign-in is Entra ID
+        ("microsoft-teams", &[]),          // files live in SharePoint; messages are `post`
         ("outlook", &[Upload, Download]),
         ("google-workspace", &[Login]),
         ("google-drive", &[Upload, Download]), // sign-in is Google accounts
@@ -91,12 +118,12 @@ fn major_apps_have_activity_fixtures() {
         ("gitlab", &[Login, Upload, Download]),
         ("notion", &[Login, Upload, Download]),
         ("atlassian", &[Login, Upload, Download]),
-        ("zoom", &[Login, Download]),         // no file upload in the web app
+        ("zoom", &[Login, Download]), // no file upload in the web app
         ("wetransfer", &[Login, Upload, Download]),
-        ("mega", &[Upload, Download]),        // login is an encrypted API command in the body
+        ("mega", &[Upload, Download]), // login is an encrypted API command in the body
         ("chatgpt", &[Login, Upload, Download]),
         ("claude", &[Login, Upload]),
-        ("google-gemini", &[Upload]),         // sign-in is Google accounts
+        ("google-gemini", &[Upload]), // sign-in is Google accounts
         ("microsoft-copilot", &[Upload]),
         ("deepseek", &[Login, Upload]),
         ("perplexity", &[Login, Upload]),
@@ -106,7 +133,10 @@ fn major_apps_have_activity_fixtures() {
     ];
     let c = classifier();
     for (id, activities) in required {
-        let app = c.catalog().app(id).unwrap_or_else(|| panic!("{id} missing"));
+        let app = c
+            .catalog()
+            .app(id)
+            .unwrap_or_else(|| panic!("{id} missing"));
         for a in *activities {
             assert!(
                 app.examples.iter().any(|e| e.activity == Some(*a)),
@@ -162,7 +192,10 @@ fn real_hosts_classify() {
 fn unknown_hosts_report_registrable_domain() {
     let c = classifier();
     for (host, domain) in [
-        ("files.example-unknown-saas.io", Some("example-unknown-saas.io")),
+        (
+            "files.example-unknown-saas.io",
+            Some("example-unknown-saas.io"),
+        ),
         ("a.b.unknown-shop.co.uk", Some("unknown-shop.co.uk")),
         ("unknown-thing.github.io.evil.test", None),
         ("192.0.2.1", None),
@@ -185,10 +218,30 @@ fn unknown_hosts_report_registrable_domain() {
 #[test]
 fn routes_attribute_shared_api_hosts() {
     let c = classifier();
-    let req = |m, h, p| c.classify(&RequestInfo { method: m, host: h, path: p, headers: &NoHeaders });
-    assert_eq!(&*req("POST", "www.googleapis.com", "/upload/drive/v3/files").app.app_id, "google-drive");
-    assert_eq!(&*req("GET", "www.googleapis.com", "/youtube/v3/videos").app.app_id, "google-apis");
-    assert_eq!(&*c.classify_host("www.googleapis.com").app_id, "google-apis");
+    let req = |m, h, p| {
+        c.classify(&RequestInfo {
+            method: m,
+            host: h,
+            path: p,
+            headers: &NoHeaders,
+        })
+    };
+    assert_eq!(
+        &*req("POST", "www.googleapis.com", "/upload/drive/v3/files")
+            .app
+            .app_id,
+        "google-drive"
+    );
+    assert_eq!(
+        &*req("GET", "www.googleapis.com", "/youtube/v3/videos")
+            .app
+            .app_id,
+        "google-apis"
+    );
+    assert_eq!(
+        &*c.classify_host("www.googleapis.com").app_id,
+        "google-apis"
+    );
 }
 
 #[test]
@@ -208,19 +261,36 @@ fn admin_overrides_and_status() {
     assert_eq!(f.risk_score, Some(5));
     assert_eq!(f.status, AppStatus::Sanctioned);
     // The override replaced the entry: dropboxapi.com is no longer Dropbox's.
-    assert_eq!(&*c.classify_host("content.dropboxapi.com").app_id, "unknown");
-    assert_eq!(c.classify_host("chatgpt.com").status, AppStatus::Unsanctioned);
+    assert_eq!(
+        &*c.classify_host("content.dropboxapi.com").app_id,
+        "unknown"
+    );
+    assert_eq!(
+        c.classify_host("chatgpt.com").status,
+        AppStatus::Unsanctioned
+    );
     assert_eq!(c.classify_host("claude.ai").status, AppStatus::Unreviewed);
 
     let mut catalog = Catalog::builtin().unwrap();
-    let err = catalog.extend_yaml("status:\n  nope: sanctioned\n", "status.yaml").unwrap_err();
+    let err = catalog
+        .extend_yaml("status:\n  nope: sanctioned\n", "status.yaml")
+        .unwrap_err();
     assert!(err.to_string().starts_with("status.yaml:2:"), "{err}");
     let err = catalog
-        .extend_yaml("apps:\n  - id: x\n    name: X\n    category: nonsense\n    domains: [x.example]\n", "o.yaml")
+        .extend_yaml(
+            "apps:\n  - id: x\n    name: X\n    category: nonsense\n    domains: [x.example]\n",
+            "o.yaml",
+        )
         .unwrap_err();
-    assert!(err.to_string().contains("o.yaml:2") && err.to_string().contains("category"), "{err}");
+    assert!(
+        err.to_string().contains("o.yaml:2") && err.to_string().contains("category"),
+        "{err}"
+    );
     let err = catalog
-        .extend_yaml("apps:\n  - id: x\n    name: X\n    category: email\n    domains: [Bad_Domain]\n", "o.yaml")
+        .extend_yaml(
+            "apps:\n  - id: x\n    name: X\n    category: email\n    domains: [Bad_Domain]\n",
+            "o.yaml",
+        )
         .unwrap_err();
     assert!(err.to_string().contains("o.yaml:2"), "{err}");
     // Claiming an existing domain under a new id is refused by the classifier.

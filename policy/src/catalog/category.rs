@@ -153,6 +153,7 @@ vocabulary! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum is macro-generated
 impl Default for AppStatus {
     fn default() -> Self {
         Self::Unreviewed

@@ -200,11 +200,11 @@ fn validate_app(app: &App) -> Result<(), PolicyError> {
             "`unknown` is reserved for unclassified hosts",
         ));
     }
-    if app.domains.is_empty() && app.hosts.is_empty() {
+    if app.domains.is_empty() && app.hosts.is_empty() && app.routes.is_empty() {
         return Err(PolicyError::invalid(
             at(),
             "domains",
-            format!("app `{}` has no domains or hosts", app.id),
+            format!("app `{}` has no domains, hosts or routes", app.id),
         ));
     }
     for d in app.domains.iter().chain(&app.hosts) {
@@ -217,9 +217,15 @@ fn validate_app(app: &App) -> Result<(), PolicyError> {
         }
     }
     for r in &app.routes {
-        let ok = r.split_once('/').is_some_and(|(host, _)| check_domain(host).is_ok());
+        let ok = r
+            .split_once('/')
+            .is_some_and(|(host, _)| check_domain(host).is_ok());
         if !ok {
-            return Err(PolicyError::invalid(at(), "routes", format!("app `{}`: `{r}` is not `host/path-prefix`", app.id)));
+            return Err(PolicyError::invalid(
+                at(),
+                "routes",
+                format!("app `{}`: `{r}` is not `host/path-prefix`", app.id),
+            ));
         }
     }
     if app.risk_score.is_some_and(|s| s > 100) {

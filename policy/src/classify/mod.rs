@@ -82,7 +82,7 @@ impl Classifier {
                         ));
                     }
                     list.push((r[slash..].into(), n));
-                    list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                    list.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
                 }
             }
             patterns.push(AppPatterns::compile(app)?);
@@ -174,7 +174,8 @@ impl Classifier {
         if with_request {
             if let Some(list) = self.routes.get(&*host) {
                 let path = req.path;
-                if let Some((_, app)) = list.iter().find(|(prefix, _)| path.starts_with(&**prefix)) {
+                if let Some((_, app)) = list.iter().find(|(prefix, _)| path.starts_with(&**prefix))
+                {
                     found = Some(*app);
                 }
             }

@@ -147,7 +147,7 @@ impl GeoResolver {
         self.overrides.push(o);
         // Most specific first; stable so that earlier entries win ties.
         self.overrides
-            .sort_by(|a, b| b.net.prefix_len().cmp(&a.net.prefix_len()));
+            .sort_by_key(|o| std::cmp::Reverse(o.net.prefix_len()));
     }
 
     /// Country and site of `ip`.

@@ -262,7 +262,8 @@ mod tests {
         assert_eq!(names(&ms)[2].0, "sec-Restrict-Tenant-Access-Policy");
         assert!(ms.applies_to("login.microsoftonline.com") && !ms.applies_to("outlook.office.com"));
 
-        let cases: Vec<(TenantRestriction, &str, Vec<(&str, &str)>)> = vec![
+        type Case<'a> = (TenantRestriction, &'a str, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case<'_>> = vec![
             (
                 TenantRestriction::Google {
                     domains: vec!["a.com".into(), "b.com".into()],
