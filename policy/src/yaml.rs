@@ -17,10 +17,10 @@ pub(crate) fn span_location(origin: &str, span: &Span) -> Location {
 /// [`PolicyError::Syntax`] that names `origin`, the line and the field path.
 pub(crate) fn decode<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, PolicyError> {
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    marked_yaml::from_yaml_with_options(0, text, options).map_err(|e| convert(e, origin))
+    marked_yaml::from_yaml_with_options(0, text, options).map_err(|e| convert(e, origin, text))
 }
 
-fn convert(err: marked_yaml::FromYamlError, origin: &str) -> PolicyError {
+fn convert(err: marked_yaml::FromYamlError, origin: &str, text: &str) -> PolicyError {
     use marked_yaml::LoadError;
     match err {
         marked_yaml::FromYamlError::ParseYaml(load) => {
@@ -59,10 +59,17 @@ fn convert(err: marked_yaml::FromYamlError, origin: &str) -> PolicyError {
         marked_yaml::FromYamlError::FromNode(node) => {
             let field = node.path().map_or_else(|| "-".to_owned(), str::to_owned);
             let inner = node.into_inner();
-            let location = inner.start_mark().map_or_else(
+            let mut location = inner.start_mark().map_or_else(
                 || Location::origin(origin),
                 |m| Location::new(origin, m.line(), m.column()),
             );
+            // Unknown-field errors carry the span of the enclosing mapping;
+            // point at the offending key itself when it can be found.
+            if let marked_yaml::Error::UnknownFieldError(name, _, _) = &inner {
+                if let Some((line, column)) = find_key(text, location.line, name) {
+                    location = Location::new(origin, line, column);
+                }
+            }
             PolicyError::Syntax {
                 location,
                 field,
@@ -70,6 +77,32 @@ fn convert(err: marked_yaml::FromYamlError, origin: &str) -> PolicyError {
             }
         }
     }
+}
+
+/// The first `name:` key at or after 1-based `from_line`, as (line, column).
+fn find_key(text: &str, from_line: usize, name: &str) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .skip(from_line.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let mut start = 0;
+            while let Some(pos) = line[start..].find(name) {
+                let at = start + pos;
+                let before = line[..at].chars().next_back();
+                let after = line[at + name.len()..].trim_start();
+                let boundary =
+                    before.is_none_or(|c| matches!(c, ' ' | '{' | ',' | '-' | '\'' | '"'));
+                if boundary
+                    && (after.starts_with(':')
+                        || after.starts_with("\":")
+                        || after.starts_with("':"))
+                {
+                    return Some((i + 1, at + 1));
+                }
+                start = at + name.len();
+            }
+            None
+        })
 }
 
 /// A YAML value written either as one scalar or as a list of scalars.
