@@ -70,6 +70,16 @@ fn convert(err: marked_yaml::FromYamlError, origin: &str, text: &str) -> PolicyE
                     location = Location::new(origin, line, column);
                 }
             }
+            // Enum errors carry the span of the enclosing mapping too.
+            let message = inner.to_string();
+            if let Some(value) = message
+                .strip_prefix("unknown variant `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                if let Some((line, column)) = find_value(text, location.line, value) {
+                    location = Location::new(origin, line, column);
+                }
+            }
             PolicyError::Syntax {
                 location,
                 field,
@@ -100,6 +110,33 @@ fn find_key(text: &str, from_line: usize, name: &str) -> Option<(usize, usize)> 
                     return Some((i + 1, at + 1));
                 }
                 start = at + name.len();
+            }
+            None
+        })
+}
+
+/// The first occurrence of `value` as a whole scalar at or after 1-based
+/// `from_line`, as (line, column).
+fn find_value(text: &str, from_line: usize, value: &str) -> Option<(usize, usize)> {
+    if value.is_empty() {
+        return None;
+    }
+    text.lines()
+        .enumerate()
+        .skip(from_line.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let mut start = 0;
+            while let Some(pos) = line[start..].find(value) {
+                let at = start + pos;
+                let before = line[..at].chars().next_back();
+                let after = line[at + value.len()..].chars().next();
+                let open = before.is_none_or(|c| matches!(c, ' ' | '[' | '{' | ',' | '\'' | '"'));
+                let close =
+                    after.is_none_or(|c| matches!(c, ' ' | ']' | '}' | ',' | '\'' | '"' | '#'));
+                if open && close {
+                    return Some((i + 1, at + 1));
+                }
+                start = at + value.len();
             }
             None
         })

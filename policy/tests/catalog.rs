@@ -283,7 +283,7 @@ fn admin_overrides_and_status() {
         )
         .unwrap_err();
     assert!(
-        err.to_string().contains("o.yaml:2") && err.to_string().contains("category"),
+        err.to_string().starts_with("o.yaml:4:15: apps[0].category"),
         "{err}"
     );
     let err = catalog
