@@ -256,17 +256,50 @@ fn class_set(c: &Class) -> ByteSet {
     set
 }
 
-fn last_byte_set(h: &Hir) -> Option<ByteSet> {
+fn byte_set(b: u8) -> ByteSet {
+    let mut set = [0u64; 4];
+    set[usize::from(b / 64)] |= 1 << (b % 64);
+    set
+}
+
+fn union(a: &ByteSet, b: &ByteSet) -> ByteSet {
+    [a[0] | b[0], a[1] | b[1], a[2] | b[2], a[3] | b[3]]
+}
+
+/// Per-byte sets of a fixed-length element, last byte first.
+fn fixed_sets_rev(h: &Hir) -> Option<Vec<ByteSet>> {
     match h.kind() {
-        HirKind::Class(c) => Some(class_set(c)),
-        HirKind::Literal(l) => {
-            let b = *l.0.last()?;
-            let mut set = [0u64; 4];
-            set[usize::from(b / 64)] |= 1 << (b % 64);
-            Some(set)
+        HirKind::Class(c) => Some(vec![class_set(c)]),
+        HirKind::Literal(l) => Some(l.0.iter().rev().map(|&b| byte_set(b)).collect()),
+        HirKind::Repetition(r) if r.max == Some(r.min) && r.min <= 8 => {
+            let one = fixed_sets_rev(&r.sub)?;
+            Some(
+                one.iter()
+                    .cycle()
+                    .take(one.len() * r.min as usize)
+                    .copied()
+                    .collect(),
+            )
         }
-        HirKind::Repetition(r) if r.min >= 1 => last_byte_set(&r.sub),
-        HirKind::Capture(c) => last_byte_set(&c.sub),
+        HirKind::Capture(c) => fixed_sets_rev(&c.sub),
+        HirKind::Concat(v) => {
+            let mut out = Vec::new();
+            for e in v.iter().rev() {
+                out.extend(fixed_sets_rev(e)?);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn optional_byte_set(h: &Hir) -> Option<ByteSet> {
+    match h.kind() {
+        HirKind::Repetition(r) if r.min == 0 && r.max == Some(1) => match r.sub.kind() {
+            HirKind::Class(c) => Some(class_set(c)),
+            HirKind::Literal(l) if l.0.len() == 1 => Some(byte_set(l.0[0])),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -283,18 +316,146 @@ fn starts_with_digit(h: &Hir) -> bool {
     }
 }
 
-/// The set of bytes that must immediately precede the first digit of every
-/// match, when the pattern fixes it (e.g. `[A-Z]{2}\d{2}` → `[A-Z]`).
-pub(crate) fn byte_before_first_digit(hir: &Hir) -> Option<ByteSet> {
-    let elems: &[Hir] = match hir.kind() {
+fn top_elems(hir: &Hir) -> &[Hir] {
+    match hir.kind() {
         HirKind::Concat(v) => v,
-        _ => return None,
-    };
+        _ => std::slice::from_ref(hir),
+    }
+}
+
+fn first_digit_elem(elems: &[Hir]) -> Option<usize> {
     let k = elems.iter().position(|e| digit_counts(e) != 1)?;
-    if k == 0 || !starts_with_digit(&elems[k]) {
+    starts_with_digit(&elems[k]).then_some(k)
+}
+
+/// Byte sets that must precede the first digit of every match, nearest
+/// first (e.g. `[A-Z]{2}\d{2}` → `[A-Z]`, `[A-Z]`); empty when unknown.
+pub(crate) fn bytes_before_first_digit(hir: &Hir) -> Vec<ByteSet> {
+    let elems = top_elems(hir);
+    let Some(k) = first_digit_elem(elems) else {
+        return Vec::new();
+    };
+    // Fixed byte sets nearest first, with at most one optional byte (which
+    // shifts everything before it by one: both alignments are unioned).
+    let mut fixed: Vec<ByteSet> = Vec::new();
+    let mut optional: Option<(usize, ByteSet)> = None;
+    for e in elems[..k].iter().rev() {
+        if matches!(e.kind(), HirKind::Look(_)) {
+            if fixed.is_empty() && optional.is_none() {
+                continue;
+            }
+            break;
+        }
+        if let Some(set) = optional_byte_set(e) {
+            if optional.is_some() {
+                break;
+            }
+            optional = Some((fixed.len(), set));
+            continue;
+        }
+        let Some(sets) = fixed_sets_rev(e) else { break };
+        fixed.extend(sets);
+        if fixed.len() >= 4 {
+            break;
+        }
+    }
+    fixed.truncate(4);
+    let Some((at, opt)) = optional else {
+        return fixed;
+    };
+    let mut out = fixed[..at.min(fixed.len())].to_vec();
+    if at < fixed.len() {
+        // Position `at` holds the optional byte or fixed[at]; position
+        // `at + i` holds fixed[at + i - 1] or fixed[at + i].
+        out.push(union(&opt, &fixed[at]));
+        for i in at + 1..fixed.len() {
+            out.push(union(&fixed[i - 1], &fixed[i]));
+        }
+    }
+    out
+}
+
+/// Possible lengths when `h` consists of digits only.
+fn digit_run_lengths(h: &Hir) -> Option<u64> {
+    match h.kind() {
+        HirKind::Class(c) if class_digits(c) == Some(true) => Some(1 << 1),
+        HirKind::Literal(l) if l.0.iter().all(u8::is_ascii_digit) && l.0.len() < 63 => {
+            Some(1 << l.0.len())
+        }
+        HirKind::Capture(c) => digit_run_lengths(&c.sub),
+        HirKind::Repetition(r) => {
+            let sub = digit_run_lengths(&r.sub)?;
+            let max = r.max?.min(62);
+            let mut acc: u64 = 1;
+            let mut out: u64 = if r.min == 0 { 1 } else { 0 };
+            for i in 1..=max {
+                acc = add(acc, sub) & !MANY;
+                if i >= r.min {
+                    out |= acc;
+                }
+            }
+            Some(out)
+        }
+        HirKind::Concat(v) => v
+            .iter()
+            .try_fold(1u64, |acc, e| Some(add(acc, digit_run_lengths(e)?) & !MANY)),
+        HirKind::Alternation(v) => v
+            .iter()
+            .try_fold(0u64, |acc, e| Some(acc | digit_run_lengths(e)?)),
+        _ => None,
+    }
+}
+
+/// Possible lengths of the match's first digit group (its digits up to the
+/// first byte that is never a digit), when the pattern fixes them.
+pub(crate) fn first_group_lengths(hir: &Hir) -> Option<u64> {
+    let elems = top_elems(hir);
+    let k = first_digit_elem(elems)?;
+    let mut lens: u64 = 1;
+    for e in &elems[k..] {
+        if let Some(l) = digit_run_lengths(e) {
+            lens = add(lens, l) & !MANY;
+            continue;
+        }
+        if matches!(e.kind(), HirKind::Look(_)) {
+            continue;
+        }
+        let can_be_empty = e.properties().minimum_len().unwrap_or(0) == 0;
+        if can_be_empty || digit_counts(e) != 1 {
+            return None;
+        }
+        return Some(lens & !1);
+    }
+    Some(lens & !1)
+}
+
+/// Mask over `10 * d0 + d1` of the first two digits of every match's first
+/// group, when the pattern restricts them (e.g. `01[016789]` → `01`).
+pub(crate) fn first_pair_mask(hir: &Hir) -> Option<u128> {
+    let elems = top_elems(hir);
+    let k = first_digit_elem(elems)?;
+    let rest = Hir::concat(elems[k..].to_vec());
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix)
+        .limit_class(10)
+        .limit_repeat(4)
+        .limit_literal_len(2)
+        .limit_total(100);
+    let seq = ex.extract(&rest);
+    let lits = seq.literals()?;
+    let mut mask: u128 = 0;
+    for l in lits {
+        match l.as_bytes() {
+            [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+                mask |= 1 << ((a - b'0') * 10 + (b - b'0'));
+            }
+            _ => return None,
+        }
+    }
+    if mask == 0 || mask.count_ones() >= 100 {
         return None;
     }
-    last_byte_set(&elems[k - 1])
+    Some(mask)
 }
 
 /// `true` when `b` is in `set`.

@@ -77,7 +77,7 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
     }
     let literals = LiteralSet::new(&b.cs);
     let ci_literals = CiLiteralSet::new(&b.ci);
-    let mut lookbehind = LEFT_CONTEXT + 1;
+    let mut lookbehind = LEFT_CONTEXT + 5;
     let mut lookahead = CLUSTER_CAP + 2;
     for p in &b.patterns {
         lookbehind = lookbehind.max(p.back + 1);
@@ -87,20 +87,36 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
         .max(literals.as_ref().map_or(0, |l| l.max_len) + 1)
         .max(ci_literals.as_ref().map_or(0, |l| l.max_len) + 1)
         .max(dictionary.as_ref().map_or(0, |d| d.max_len) + 2);
-    let digit_min = b
-        .digit_patterns
+    let digit_table: Vec<Vec<u32>> = (0..64u32)
+        .map(|n| {
+            let upto = if n >= 63 {
+                u64::MAX
+            } else {
+                (1u64 << (n + 1)) - 1
+            };
+            b.digit_patterns
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    b.patterns[p as usize].digits.as_ref().is_some_and(|d| {
+                        d.min <= n && (d.counts & (1 << 63) != 0 || d.counts & upto != 0)
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let digit_min = digit_table
         .iter()
-        .filter_map(|&p| b.patterns[p as usize].digits.map(|d| d.min))
-        .min()
-        .unwrap_or(1)
-        .max(1);
+        .position(|v| !v.is_empty())
+        .unwrap_or(64)
+        .max(1) as u32;
     Ok(Inner {
         rules,
         patterns: b.patterns,
         literals,
         ci_literals,
         anchors: b.anchors,
-        digit_patterns: b.digit_patterns,
+        digit_table,
         digit_min,
         scans: b.scans,
         dictionary,
@@ -207,7 +223,21 @@ impl Builder {
                     counts,
                     min: if mixed { 1 } else { counts.trailing_zeros() },
                     whole_groups: shape.starts_at_boundary && shape.ends_at_boundary,
-                    before_first: analyze::byte_before_first_digit(&hir),
+                    before: {
+                        let sets = analyze::bytes_before_first_digit(&hir);
+                        let excludes = |set: &analyze::ByteSet| {
+                            !(b'0'..=b'9').any(|b| analyze::in_set(set, b))
+                                && !(0..=255u8)
+                                    .any(|b| super::digits::is_sep(b) && analyze::in_set(set, b))
+                        };
+                        if sets.iter().take(2).any(excludes) {
+                            sets
+                        } else {
+                            Vec::new()
+                        }
+                    },
+                    first_group: analyze::first_group_lengths(&hir),
+                    first_pair: analyze::first_pair_mask(&hir),
                 });
                 let pi = self.patterns.len() as u32;
                 self.digit_patterns.push(pi);

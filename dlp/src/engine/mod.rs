@@ -96,12 +96,17 @@ pub(crate) enum Mode {
     Keyword,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct DigitFilter {
     counts: u64,
     min: u32,
     whole_groups: bool,
-    before_first: Option<[u64; 4]>,
+    /// Byte sets before the cluster's first digit, nearest first.
+    before: Vec<analyze::ByteSet>,
+    /// Allowed lengths of the match's first group (whole-group patterns).
+    first_group: Option<u64>,
+    /// Allowed first two digits of the match's first group.
+    first_pair: Option<u128>,
 }
 
 pub(crate) struct PatternMeta {
@@ -121,7 +126,9 @@ pub(crate) struct Inner {
     literals: Option<literals::LiteralSet>,
     ci_literals: Option<literals::CiLiteralSet>,
     anchors: Vec<(u8, Vec<u32>)>,
-    digit_patterns: Vec<u32>,
+    /// Digit-triggered patterns by cluster digit count (0..=63) that could
+    /// match in such a cluster.
+    digit_table: Vec<Vec<u32>>,
     digit_min: u32,
     scans: Vec<u32>,
     dictionary: Option<dictionary::Dictionary>,

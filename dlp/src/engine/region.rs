@@ -99,9 +99,9 @@ pub(crate) fn process(inner: &Inner, st: &mut Matcher, r: &Region<'_>, out: &mut
             }
         }
     }
-    if !inner.digit_patterns.is_empty() {
+    if inner.digit_min < 64 {
         digits::clusters(r.hay, r.from, r.to, limit, inner.digit_min, |c| {
-            for &pi in &inner.digit_patterns {
+            for &pi in &inner.digit_table[c.digits.min(63) as usize] {
                 cluster_candidate(inner, st, r, pi as usize, &c, out);
             }
         });
@@ -230,9 +230,17 @@ fn cluster_candidate(
     if d.counts & (1 << 63) == 0 && d.counts & avail == 0 {
         return;
     }
-    if let Some(set) = &d.before_first {
-        if c.start == 0 || !in_set(set, r.hay[c.start - 1]) {
+    if d.whole_groups {
+        if d.first_group.is_some_and(|m| m & c.group_lens == 0)
+            || d.first_pair.is_some_and(|m| m & c.pairs == 0)
+        {
             return;
+        }
+    }
+    for (i, set) in d.before.iter().enumerate() {
+        match c.start.checked_sub(i + 1) {
+            Some(j) if in_set(set, r.hay[j]) => {}
+            _ => return,
         }
     }
     let abs = r.base + c.start as u64;
