@@ -59,6 +59,27 @@ fn unknown_location() -> Location {
 }
 
 impl App {
+    /// A minimal app: id, name, category and suffix domains; everything else
+    /// empty or unknown.
+    pub fn new(id: &str, name: &str, category: Category, domains: Vec<String>) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            vendor: None,
+            category,
+            domains,
+            hosts: Vec::new(),
+            routes: Vec::new(),
+            pins_certificates: false,
+            risk: RiskAttributes::default(),
+            risk_score: None,
+            instance: Vec::new(),
+            activities: Vec::new(),
+            examples: Vec::new(),
+            defined_at: Location::origin("code"),
+        }
+    }
+
     /// The effective risk score: the pinned one, else the formula's.
     pub fn risk_score(&self) -> u8 {
         self.risk_score

@@ -175,24 +175,35 @@ impl RuleIndex {
             }
             return;
         }
-        let n = n.min(MAX_LISTS);
-        loop {
+        let mut n = n.min(MAX_LISTS);
+        // k-way merge of ascending lists, dropping exhausted ones; with a
+        // single list left, stream it directly.
+        while n > 1 {
             let mut best = u32::MAX;
             for l in &lists[..n] {
-                if let Some(&h) = l.first() {
-                    best = best.min(h);
-                }
+                best = best.min(l[0]);
             }
-            if best == u32::MAX {
-                return;
-            }
-            for l in &mut lists[..n] {
-                if l.first() == Some(&best) {
-                    *l = &l[1..];
+            let mut i = 0;
+            while i < n {
+                if lists[i][0] == best {
+                    lists[i] = &lists[i][1..];
+                    if lists[i].is_empty() {
+                        n -= 1;
+                        lists.swap(i, n);
+                        continue;
+                    }
                 }
+                i += 1;
             }
             if !visit(best as usize) {
                 return;
+            }
+        }
+        if n == 1 {
+            for &i in lists[0] {
+                if !visit(i as usize) {
+                    return;
+                }
             }
         }
     }

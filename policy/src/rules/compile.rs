@@ -9,7 +9,7 @@ use std::time::Duration;
 use marked_yaml::Spanned;
 
 use super::action::{ActionKind, Severity};
-use super::condition::{Cond, Leaf, PostureReq, TimeWindow};
+use super::condition::{Cidrs, Cond, Leaf, PostureReq, TimeWindow};
 use super::raw::{RawCond, RawDlpProfile, RawOutcome, RawPolicy, RawRule, RawTenant};
 use super::{values, DlpProfile, Rule, Verdict};
 use crate::catalog::{Activity, AppStatus, Catalog, Category, UNKNOWN_APP};
@@ -513,12 +513,12 @@ fn compile_cond(cx: &mut Ctx<'_>, field: &str, c: &Spanned<RawCond>) -> Option<C
         RawCond::PostureAge(raw) => {
             Leaf::PostureAge(or_err(cx, &loc, &f, values::cmp(raw, values::duration))?)
         }
-        RawCond::ClientIp(v) => Leaf::ClientIp(list(cx, &loc, &f, &v.0, values::cidr)?),
+        RawCond::ClientIp(v) => Leaf::ClientIp(Cidrs::new(list(cx, &loc, &f, &v.0, values::cidr)?)),
         RawCond::ClientCountry(v) => {
             Leaf::ClientCountry(list(cx, &loc, &f, &v.0, values::country)?)
         }
         RawCond::ClientSite(v) => Leaf::ClientSite(list(cx, &loc, &f, &v.0, text)?),
-        RawCond::DestIp(v) => Leaf::DestIp(list(cx, &loc, &f, &v.0, values::cidr)?),
+        RawCond::DestIp(v) => Leaf::DestIp(Cidrs::new(list(cx, &loc, &f, &v.0, values::cidr)?)),
         RawCond::DestCountry(v) => Leaf::DestCountry(list(cx, &loc, &f, &v.0, values::country)?),
         RawCond::App(v) => {
             let catalog = cx.catalog;
@@ -673,7 +673,8 @@ fn describe(key: &str, leaf: &Leaf) -> String {
         | Leaf::PrivacySensitive(b) => b.to_string(),
         Leaf::ClientIp(n) | Leaf::DestIp(n) => format!(
             "[{}]",
-            n.iter()
+            n.nets
+                .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::catalog::{Activity, AppStatus, Category};
-use crate::context::{Context, Weekday};
+use crate::context::{Context, DlpVerdict, Weekday};
 use crate::decide::Phase;
 
 /// The result of evaluating a condition.
@@ -164,10 +164,10 @@ pub(crate) enum Leaf {
     DeviceOsVersion(Cmp<Vec<u32>>),
     Posture(PostureReq),
     PostureAge(Cmp<u64>),
-    ClientIp(Vec<IpNet>),
+    ClientIp(Cidrs),
     ClientCountry(Vec<String>),
     ClientSite(Vec<String>),
-    DestIp(Vec<IpNet>),
+    DestIp(Cidrs),
     DestCountry(Vec<String>),
     App(Vec<String>),
     Category(Vec<Category>),
@@ -230,8 +230,9 @@ impl Leaf {
             Phase::Connect => Err(Outcome::Pending),
             _ => ctx.request.as_ref().ok_or(Outcome::Missing),
         };
+        static NO_FINDINGS: DlpVerdict = DlpVerdict { hits: Vec::new() };
         let dlp = || match phase {
-            Phase::AfterDlp => Ok(ctx.dlp.clone().unwrap_or_default()),
+            Phase::AfterDlp => Ok(ctx.dlp.as_ref().unwrap_or(&NO_FINDINGS)),
             _ => Err(Outcome::Pending),
         };
         match self {
@@ -278,12 +279,12 @@ impl Leaf {
                 (Some(now), Some(at)) => Outcome::from_bool(cmp.holds(&now.saturating_sub(at))),
                 _ => Outcome::Missing,
             },
-            Self::ClientIp(nets) => opt(net.client_ip, |ip| in_nets(nets, ip)),
+            Self::ClientIp(nets) => opt(net.client_ip, |ip| nets.contains(ip)),
             Self::ClientCountry(set) => opt(net.client_country.as_deref(), |c| {
                 set.iter().any(|s| s.eq_ignore_ascii_case(c))
             }),
             Self::ClientSite(set) => opt(net.client_site.as_deref(), |s| any_in(set, s)),
-            Self::DestIp(nets) => opt(net.dest_ip, |ip| in_nets(nets, ip)),
+            Self::DestIp(nets) => opt(net.dest_ip, |ip| nets.contains(ip)),
             Self::DestCountry(set) => opt(net.dest_country.as_deref(), |c| {
                 set.iter().any(|s| s.eq_ignore_ascii_case(c))
             }),
@@ -399,12 +400,45 @@ fn weekday_from_index(i: usize) -> Weekday {
     ][i % 7]
 }
 
-fn in_nets(nets: &[IpNet], ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
-    nets.iter().any(|n| n.contains(&ip))
+/// A list of networks with their masks precomputed, for fast membership.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Cidrs {
+    /// The networks as written.
+    pub nets: Vec<IpNet>,
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl Cidrs {
+    pub(crate) fn new(nets: Vec<IpNet>) -> Self {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for n in &nets {
+            match n {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.netmask()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.netmask()))),
+            }
+        }
+        Self { nets, v4, v6 }
+    }
+
+    /// Whether `ip` is in any network (IPv4-mapped IPv6 counts as IPv4).
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
+    }
 }
 
 impl Cond {

@@ -143,9 +143,10 @@ fn leaf_implies(b: &Leaf, a: &Leaf) -> bool {
         (L::Category(x), L::Category(y)) => subset(y, x),
         (L::AppStatus(x), L::AppStatus(y)) => subset(y, x),
         (L::Activity(x), L::Activity(y)) => subset(y, x),
-        (L::ClientIp(x), L::ClientIp(y)) | (L::DestIp(x), L::DestIp(y)) => {
-            y.iter().all(|nb| x.iter().any(|na| na.contains(nb)))
-        }
+        (L::ClientIp(x), L::ClientIp(y)) | (L::DestIp(x), L::DestIp(y)) => y
+            .nets
+            .iter()
+            .all(|nb| x.nets.iter().any(|na| na.contains(nb))),
         (L::HostSuffix(x), L::HostSuffix(y)) => {
             y.iter().all(|s| x.iter().any(|t| has_suffix(s, t)))
         }
