@@ -194,44 +194,6 @@ fn lead(elems: &[Hir]) -> usize {
     n
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(p: &str) -> Hir {
-        regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(p)
-            .unwrap()
-    }
-
-    #[test]
-    fn digit_counts_follow_structure() {
-        let s = shape(&parse(r"\b\d{3}-\d{2}-\d{4}\b"));
-        assert_eq!(s.digits, 1 << 9);
-        assert!(s.starts_at_boundary && s.ends_at_boundary);
-        assert_eq!(s.max_len, Some(11));
-        let s = shape(&parse(r"\b4\d{3}(?:[ -]?\d{4}){3}(?:\d{3})?\b"));
-        assert_eq!(s.digits, (1 << 16) | (1 << 19));
-        let s = shape(&parse(r"[A-Z]{2}\d{2}"));
-        assert_eq!(s.digits, 1 << 2);
-        assert_eq!(s.lead, 4);
-        assert_eq!(shape(&parse(r"\d+")).max_len, None);
-    }
-
-    #[test]
-    fn prefixes_are_extracted_when_selective() {
-        let s = shape(&parse(r"\bgh[pousr]_[A-Za-z0-9]{36}\b"));
-        let mut p = s.prefixes.unwrap();
-        p.sort();
-        assert_eq!(p.len(), 5);
-        assert!(p.iter().all(|l| l.starts_with(b"gh")));
-        assert!(shape(&parse(r"[a-z]+@")).prefixes.is_none());
-    }
-}
-
 /// A 256-bit byte set.
 pub(crate) type ByteSet = [u64; 4];
 
@@ -473,5 +435,43 @@ pub(crate) fn has_mixed_class(h: &Hir) -> bool {
         HirKind::Capture(c) => has_mixed_class(&c.sub),
         HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(has_mixed_class),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(p: &str) -> Hir {
+        regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(p)
+            .unwrap()
+    }
+
+    #[test]
+    fn digit_counts_follow_structure() {
+        let s = shape(&parse(r"\b\d{3}-\d{2}-\d{4}\b"));
+        assert_eq!(s.digits, 1 << 9);
+        assert!(s.starts_at_boundary && s.ends_at_boundary);
+        assert_eq!(s.max_len, Some(11));
+        let s = shape(&parse(r"\b4\d{3}(?:[ -]?\d{4}){3}(?:\d{3})?\b"));
+        assert_eq!(s.digits, (1 << 16) | (1 << 19));
+        let s = shape(&parse(r"[A-Z]{2}\d{2}"));
+        assert_eq!(s.digits, 1 << 2);
+        assert_eq!(s.lead, 4);
+        assert_eq!(shape(&parse(r"\d+")).max_len, None);
+    }
+
+    #[test]
+    fn prefixes_are_extracted_when_selective() {
+        let s = shape(&parse(r"\bgh[pousr]_[A-Za-z0-9]{36}\b"));
+        let mut p = s.prefixes.unwrap();
+        p.sort();
+        assert_eq!(p.len(), 5);
+        assert!(p.iter().all(|l| l.starts_with(b"gh")));
+        assert!(shape(&parse(r"[a-z]+@")).prefixes.is_none());
     }
 }

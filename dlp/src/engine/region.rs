@@ -230,12 +230,11 @@ fn cluster_candidate(
     if d.counts & (1 << 63) == 0 && d.counts & avail == 0 {
         return;
     }
-    if d.whole_groups {
-        if d.first_group.is_some_and(|m| m & c.group_lens == 0)
-            || d.first_pair.is_some_and(|m| m & c.pairs == 0)
-        {
-            return;
-        }
+    if d.whole_groups
+        && (d.first_group.is_some_and(|m| m & c.group_lens == 0)
+            || d.first_pair.is_some_and(|m| m & c.pairs == 0))
+    {
+        return;
     }
     for (i, set) in d.before.iter().enumerate() {
         match c.start.checked_sub(i + 1) {

@@ -16,7 +16,7 @@ pub(super) fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    matches!(sum % 10, 0)
 }
 
 /// US National Provider Identifier: 10 digits, Luhn over `80840` + number.
@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn checksums_accept_known_good_and_reject_altered() {
-        let table: &[(&str, fn(&[u8]) -> bool, bool)] = &[
+        type Check = fn(&[u8]) -> bool;
+        let table: &[(&str, Check, bool)] = &[
             ("4111111111111111", luhn, true),
             ("4111111111111112", luhn, false),
             ("1234567893", npi, true),

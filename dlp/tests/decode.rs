@@ -1,0 +1,317 @@
+//! Body decoding: content codings, bombs, multipart, urlencoded, JSON,
+//! ZIP/OOXML, sniffing, hashing, malformed input.
+
+use dlp::decode::{scan_body, Blocklist, BodyMeta, BodyReport, BodyScanner, FileType, Limits};
+use dlp::{DecodeError, Engine, RulePack};
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| Engine::compile(&RulePack::builtin().unwrap()).unwrap())
+}
+
+fn meta(ce: Option<&str>, ct: Option<&str>) -> BodyMeta {
+    BodyMeta {
+        content_encoding: ce.map(str::to_string),
+        content_type: ct.map(str::to_string),
+    }
+}
+
+fn scan(ce: Option<&str>, ct: Option<&str>, body: &[u8]) -> BodyReport {
+    scan_body(
+        engine(),
+        &meta(ce, ct),
+        body,
+        Limits::default(),
+        Arc::new(Blocklist::new()),
+    )
+}
+
+fn scan_chunked(
+    ce: Option<&str>,
+    ct: Option<&str>,
+    body: &[u8],
+    step: usize,
+    limits: Limits,
+) -> BodyReport {
+    let mut s = BodyScanner::new(engine(), &meta(ce, ct), limits, Arc::new(Blocklist::new()));
+    let mut found = Vec::new();
+    for c in body.chunks(step) {
+        found.extend(s.feed(c));
+    }
+    let mut r = s.finish();
+    found.append(&mut r.findings);
+    r.findings = found;
+    r
+}
+
+fn rules(r: &BodyReport) -> Vec<String> {
+    let mut v: Vec<String> = r.findings.iter().map(|f| f.rule.to_string()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+const JSON: &[u8] = br#"{"user":"kim","ssn":"536-22-8726","note":"card 4111\u00201111 1111 1111"}"#;
+
+#[test]
+fn every_content_coding_decodes_in_any_chunking() {
+    let zlib = {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(JSON).unwrap();
+        e.finish().unwrap()
+    };
+    let raw = {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(JSON).unwrap();
+        e.finish().unwrap()
+    };
+    let br = {
+        let mut out = Vec::new();
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(JSON).unwrap();
+        drop(w);
+        out
+    };
+    let zst = zstd::encode_all(JSON, 3).unwrap();
+    let cases: Vec<(Option<&str>, Vec<u8>)> = vec![
+        (None, JSON.to_vec()),
+        (Some("gzip"), gzip(JSON)),
+        (Some("deflate"), zlib),
+        (Some("deflate"), raw),
+        (Some("br"), br),
+        (Some("zstd"), zst),
+    ];
+    for (ce, body) in cases {
+        for step in [1, 3, 64, 100_000] {
+            let r = scan_chunked(ce, Some("application/json"), &body, step, Limits::default());
+            assert_eq!(r.error, None, "{ce:?}");
+            assert_eq!(rules(&r), vec!["card-visa", "us-ssn"], "{ce:?} step {step}");
+        }
+    }
+}
+
+#[test]
+fn decompression_bombs_stop_at_the_limits() {
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = gzip(&zeros);
+    let limits = Limits {
+        max_decoded_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let r = scan_chunked(Some("gzip"), None, &bomb, 16 << 10, limits);
+    assert!(r.too_large(), "{:?}", r.error);
+    let shown = r.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+    assert!(shown.starts_with("undecodable: too large"), "{shown}");
+    // Ratio: 64 MiB of zeros compresses ~1000:1, beyond the default 200.
+    let r = scan(Some("gzip"), None, &bomb);
+    assert!(r.too_large());
+    let zbomb = zstd::encode_all(&zeros[..], 19).unwrap();
+    assert!(scan(Some("zstd"), None, &zbomb).too_large());
+}
+
+#[test]
+fn corrupt_and_unsupported_codings_are_errors() {
+    let r = scan(Some("gzip"), None, b"definitely not gzip");
+    assert!(
+        matches!(r.error, Some(DecodeError::Corrupt { .. })),
+        "{:?}",
+        r.error
+    );
+    let r = scan(Some("compress"), None, b"x");
+    assert_eq!(
+        r.error,
+        Some(DecodeError::UnsupportedCoding("compress".into()))
+    );
+    let mut truncated = gzip(JSON);
+    truncated.truncate(truncated.len() / 2);
+    let r = scan(Some("gzip"), None, &truncated);
+    assert!(r.error.is_some());
+}
+
+fn multipart_body() -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"--BOUND\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nplain AKIAIOSFODNN7EXAMPLE text\r\n");
+    b.extend_from_slice(b"--BOUND\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nSSN 536-22-8726\r\n");
+    b.extend_from_slice(b"--BOUND\r\nContent-Disposition: form-data; name=\"b64\"; filename=\"enc.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    // "card 4111 1111 1111 1111" in base64
+    b.extend_from_slice(b"Y2FyZCA0MTExIDExMTEgMTExMSAxMTEx\r\n");
+    b.extend_from_slice(b"--BOUND--\r\n");
+    b
+}
+
+#[test]
+fn multipart_parts_are_reported_with_names() {
+    let body = multipart_body();
+    for step in [1, 7, 4096] {
+        let r = scan_chunked(
+            None,
+            Some("multipart/form-data; boundary=BOUND"),
+            &body,
+            step,
+            Limits::default(),
+        );
+        assert_eq!(r.error, None);
+        let mut got: Vec<(String, String)> = r
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.rule.to_string(),
+                    f.part.as_deref().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("aws-access-key-id".into(), "comment".into()),
+                ("card-visa".into(), "enc.txt".into()),
+                ("us-ssn".into(), "notes.txt".into())
+            ]
+        );
+        assert_eq!(r.parts.len(), 3);
+        assert_eq!(
+            r.parts[1].headers.as_ref().unwrap().filename.as_deref(),
+            Some("notes.txt")
+        );
+        assert_eq!(r.parts[1].file_type, FileType::Text);
+    }
+}
+
+#[test]
+fn urlencoded_bodies_are_decoded() {
+    let r = scan(
+        None,
+        Some("application/x-www-form-urlencoded"),
+        b"name=kim&card=4111%201111%201111%201111&x=1",
+    );
+    assert_eq!(rules(&r), vec!["card-visa"]);
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn zip_and_office_documents_are_opened() {
+    let docx = zip_of(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        (
+            "word/document.xml",
+            b"<w:document><w:body><w:p><w:r><w:t>key AKIAIOSFODNN7</w:t></w:r><w:r><w:t>EXAMPLE here</w:t></w:r></w:p></w:body></w:document>",
+        ),
+    ]);
+    let r = scan(None, Some("application/octet-stream"), &docx);
+    assert_eq!(r.error, None);
+    assert_eq!(r.parts[0].file_type, FileType::Docx);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| &*f.rule == "aws-access-key-id")
+        .expect("key in docx");
+    assert_eq!(f.part.as_deref(), Some("word/document.xml"));
+
+    let inner = zip_of(&[("secrets/ssn.txt", b"SSN: 536-22-8726")]);
+    let outer = zip_of(&[("inner.zip", &inner), ("readme.txt", b"nothing")]);
+    let r = scan(None, None, &outer);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| &*f.rule == "us-ssn")
+        .expect("nested");
+    assert_eq!(f.part.as_deref(), Some("inner.zip/secrets/ssn.txt"));
+    // Depth 1: the inner archive is hashed but not opened.
+    let limits = Limits {
+        max_depth: 1,
+        ..Limits::default()
+    };
+    let r = scan_body(
+        engine(),
+        &meta(None, None),
+        &outer,
+        limits,
+        Arc::new(Blocklist::new()),
+    );
+    assert!(r.findings.iter().all(|f| &*f.rule != "us-ssn"));
+}
+
+#[test]
+fn zip_bombs_and_malformed_archives_are_errors() {
+    let zeros = vec![0u8; 16 << 20];
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("zeros.bin", opts).unwrap();
+    w.write_all(&zeros).unwrap();
+    let bomb = w.finish().unwrap().into_inner();
+    assert!(scan(None, None, &bomb).too_large());
+
+    let mut broken = zip_of(&[("a.txt", b"hello 536-22-8726")]);
+    let n = broken.len();
+    broken.truncate(n - 10);
+    let r = scan(None, None, &broken);
+    assert!(
+        matches!(r.error, Some(DecodeError::Malformed { format: "zip", .. })),
+        "{:?}",
+        r.error
+    );
+}
+
+#[test]
+fn malformed_bodies_are_errors_and_still_scanned() {
+    let r = scan(
+        None,
+        Some("application/json"),
+        br#"{"a": "\q", "b": "536-22-8726"}"#,
+    );
+    assert!(matches!(
+        r.error,
+        Some(DecodeError::Malformed { format: "json", .. })
+    ));
+    assert_eq!(rules(&r), vec!["us-ssn"]);
+    let r = scan(
+        None,
+        Some("multipart/form-data; boundary=zz"),
+        b"--zz\r\nno end of headers 536-22-8726",
+    );
+    assert!(r.error.is_some());
+    let r = scan(
+        None,
+        Some("multipart/form-data; boundary=zz"),
+        b"--zzjunk 536-22-8726 more",
+    );
+    assert!(r.error.is_some());
+    assert_eq!(rules(&r), vec!["us-ssn"]);
+}
+
+#[test]
+fn file_parts_are_hashed_sniffed_and_checked_against_the_blocklist() {
+    let exe = b"MZ\x90\x00\x03\x00\x00\x00 this program cannot be run in DOS mode";
+    let digest = "2f1c41d9a0f51b4a7e2f0d4f0a7f5e8c4d3b2a1908f7e6d5c4b3a29180706050";
+    let real = {
+        use sha2::Digest;
+        let d: [u8; 32] = sha2::Sha256::digest(exe).into();
+        dlp::decode::hex(&d)
+    };
+    let list = Arc::new(Blocklist::from_hex([digest, real.as_str()]).unwrap());
+    let r = scan_body(engine(), &meta(None, None), exe, Limits::default(), list);
+    assert!(r.blocklisted());
+    assert_eq!(r.parts[0].file_type, FileType::Exe);
+    assert_eq!(dlp::decode::hex(&r.parts[0].sha256), real);
+    assert!(Blocklist::from_hex(["nothex"]).is_err());
+}
