@@ -152,7 +152,7 @@ fn build(c: &Classifier, s: &Spec) -> Context {
     ctx.identity.groups = s.group.iter().map(|g| (*g).to_owned()).collect();
     ctx.device.managed = s.managed;
     ctx.network.client_country = s.country.map(str::to_owned);
-    ctx.network.client_ip = s.ip.map(|o| std::net::IpAddr::from(o));
+    ctx.network.client_ip = s.ip.map(std::net::IpAddr::from);
     if let Some((method, path)) = s.request {
         c.fill_request(
             &mut ctx,

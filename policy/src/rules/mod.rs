@@ -7,6 +7,7 @@
 pub(crate) mod action;
 mod compile;
 pub(crate) mod condition;
+mod conditions;
 mod raw;
 mod shadow;
 pub(crate) mod values;
