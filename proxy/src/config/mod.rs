@@ -220,6 +220,10 @@ pub struct LimitsSection {
     /// On SIGINT/SIGTERM, how long open connections may finish. Default 10 s.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Proxy worker threads, each with its own event loop and its own
+    /// `SO_REUSEPORT` listener, so a connection stays on one core. 0 (the
+    /// default) means one per available core.
+    pub worker_threads: usize,
 }
 
 impl Default for LimitsSection {
@@ -231,6 +235,7 @@ impl Default for LimitsSection {
             client_handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            worker_threads: 0,
         }
     }
 }

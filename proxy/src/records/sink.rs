@@ -1,7 +1,8 @@
 //! A bounded, non-blocking writer of JSON-line records.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -18,6 +19,14 @@ const QUEUE: usize = 65_536;
 pub struct RecordSink {
     tx: Option<mpsc::Sender<String>>,
     metrics: Arc<Metrics>,
+    writer: Arc<Writer>,
+}
+
+/// The writer thread and its stop flag.
+#[derive(Debug, Default)]
+struct Writer {
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl RecordSink {
@@ -25,7 +34,7 @@ impl RecordSink {
     /// appending (created mode 0640 when missing).
     pub fn open(target: &LogTarget, metrics: Arc<Metrics>) -> std::io::Result<Self> {
         let out: Box<dyn Write + Send> = match target {
-            LogTarget::Off => return Ok(Self { tx: None, metrics }),
+            LogTarget::Off => return Ok(Self::off(metrics)),
             LogTarget::Stdout => Box::new(std::io::stdout()),
             LogTarget::File(path) => {
                 let mut options = std::fs::OpenOptions::new();
@@ -39,18 +48,43 @@ impl RecordSink {
             }
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
             .name("portcullis-records".into())
-            .spawn(move || write_loop(rx, out))?;
+            .spawn(move || write_loop(rx, out, &thread_stop))?;
         Ok(Self {
             tx: Some(tx),
             metrics,
+            writer: Arc::new(Writer {
+                stop,
+                thread: Mutex::new(Some(thread)),
+            }),
         })
     }
 
     /// A sink that discards everything.
     pub fn off(metrics: Arc<Metrics>) -> Self {
-        Self { tx: None, metrics }
+        Self {
+            tx: None,
+            metrics,
+            writer: Arc::default(),
+        }
+    }
+
+    /// Writes out everything queued and stops the writer; records written
+    /// after this are dropped. Called once at shutdown.
+    pub fn finish(&self) {
+        self.writer.stop.store(true, Ordering::Relaxed);
+        let thread = self
+            .writer
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 
     /// Queues `record` as one JSON line; never blocks.
@@ -65,14 +99,38 @@ impl RecordSink {
     }
 }
 
-fn write_loop(mut rx: mpsc::Receiver<String>, out: Box<dyn Write + Send>) {
-    let mut out = std::io::BufWriter::new(out);
-    while let Some(line) = rx.blocking_recv() {
-        let _ = writeln!(out, "{line}");
-        // Drain what is queued, then flush once: a burst costs one write.
-        while let Ok(line) = rx.try_recv() {
-            let _ = writeln!(out, "{line}");
+/// How often the writer drains the queue. Polling (rather than blocking on
+/// the channel) means a request never pays for waking the writer thread; a
+/// record reaches the log at most this late.
+const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+fn write_loop(mut rx: mpsc::Receiver<String>, out: Box<dyn Write + Send>, stop: &AtomicBool) {
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        if !stopping {
+            std::thread::sleep(DRAIN_EVERY);
         }
-        let _ = out.flush();
+        let mut wrote = false;
+        loop {
+            match rx.try_recv() {
+                Ok(line) => {
+                    let _ = out.write_all(line.as_bytes());
+                    let _ = out.write_all(b"\n");
+                    wrote = true;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    let _ = out.flush();
+                    return;
+                }
+            }
+        }
+        if wrote || stopping {
+            let _ = out.flush();
+        }
+        if stopping {
+            return;
+        }
     }
 }
