@@ -35,6 +35,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("classify_host_facts", |b| {
         b.iter(|| black_box(classifier.classify_host(black_box("contoso.sharepoint.com"))))
     });
+    g.bench_function("classify_request_sharepoint_upload", |b| {
+        let req = policy::RequestInfo {
+            method: "POST",
+            host: "contoso.sharepoint.com",
+            path: "/sites/Finance/_api/web/GetFolderByServerRelativeUrl('Shared%20Documents')/Files/add(url='a.xlsx')",
+            headers: &policy::classify::NoHeaders,
+        };
+        b.iter(|| black_box(classifier.classify(black_box(&req))))
+    });
     g.finish();
 }
 

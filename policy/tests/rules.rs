@@ -210,6 +210,17 @@ fn first_match_wins_and_default_applies() {
 }
 
 #[test]
+fn allow_all_allows_everything() {
+    let c = classifier();
+    let p = Policy::allow_all();
+    for phase in [Phase::Connect, Phase::Request, Phase::AfterDlp] {
+        let d = p.evaluate(&full_context(&c), phase);
+        assert_eq!((d.action, d.rule_label()), (ActionKind::Allow, "default"));
+        assert!(d.is_final());
+    }
+}
+
+#[test]
 fn phases_defer_undecidable_rules() {
     let c = classifier();
     let text = "dlp_profiles:\n  secrets: {categories: [secrets], action: block, reason: no secrets}\nrules:\n  - id: bypass-banks\n    when: {privacy_sensitive: true}\n    action: bypass\n  - id: no-genai-uploads\n    when: {all: [{category: generative_ai}, {activity: upload}]}\n    action: block\n  - id: genai-scan\n    when: {category: generative_ai}\n    action: allow\n    dlp_profile: secrets\n  - id: leaks\n    when: {dlp_category: pii}\n    action: block\n";

@@ -167,6 +167,27 @@ impl Policy {
         ))
     }
 
+    /// A policy with no rules whose default allows everything (what the
+    /// proxy uses when no policy file is configured).
+    pub fn allow_all() -> Self {
+        let verdict = Verdict {
+            action: ActionKind::Allow,
+            reason: None,
+            severity: Severity::Info,
+            dlp_profile: None,
+            headers: Vec::new(),
+            tenant: Vec::new(),
+            warn_ttl: None,
+        };
+        Self {
+            rules: Vec::new(),
+            default: verdict,
+            profiles: std::collections::HashMap::new(),
+            index: RuleIndex::build(&[]),
+            fallback_profile: Arc::new(DlpProfile::all_detectors("default")),
+        }
+    }
+
     /// The rules, in order (disabled rules are not included).
     pub fn rules(&self) -> &[Rule] {
         &self.rules

@@ -171,6 +171,23 @@ impl GeoResolver {
         info
     }
 
+    /// Fills the countries and the client site of `network` from its
+    /// addresses (facts already set are kept).
+    pub fn fill(&self, network: &mut crate::context::Network) {
+        if let Some(ip) = network.client_ip {
+            let info = self.lookup(ip);
+            if network.client_country.is_none() {
+                network.client_country = info.country;
+            }
+            if network.client_site.is_none() {
+                network.client_site = info.site;
+            }
+        }
+        if let (Some(ip), None) = (network.dest_ip, &network.dest_country) {
+            network.dest_country = self.lookup(ip).country;
+        }
+    }
+
     fn database_country(&self, ip: IpAddr) -> Option<String> {
         let reader = self.reader.as_ref()?;
         let rec: CountryRecord<'_> = reader.lookup(ip).ok()??;
