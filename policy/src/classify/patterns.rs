@@ -39,6 +39,15 @@ impl HeaderLookup for Vec<(String, String)> {
 }
 
 /// Adapts a closure (e.g. over `http::HeaderMap`) to [`HeaderLookup`].
+///
+/// ```
+/// use std::collections::HashMap;
+/// use policy::classify::{HeaderFn, HeaderLookup};
+///
+/// let map: HashMap<String, String> = [("chatgpt-account-id".to_owned(), "ws-1".to_owned())].into();
+/// let headers = HeaderFn::new(|name: &str| map.get(&name.to_ascii_lowercase()).map(String::as_str));
+/// assert_eq!(headers.header("ChatGPT-Account-Id"), Some("ws-1"));
+/// ```
 pub struct HeaderFn<'h, F: Fn(&str) -> Option<&'h str>>(
     pub F,
     pub std::marker::PhantomData<&'h ()>,

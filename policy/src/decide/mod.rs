@@ -68,7 +68,9 @@ pub struct WarnKey {
 pub struct Decision {
     /// The phase this decision was made in.
     pub phase: Phase,
-    /// The action (at CONNECT time, see `tunnel`).
+    /// The action. At CONNECT time use `tunnel`; when a pending rule
+    /// deferred the decision, `action` is `allow` and `tunnel` `intercept`.
+    /// `bypass` is reported as `allow` after CONNECT time.
     pub action: ActionKind,
     /// What to do with the TLS tunnel (meaningful at CONNECT time;
     /// `intercept` in later phases).

@@ -18,7 +18,8 @@ pub enum ActionKind {
     IsolateDownloads,
     /// The user must acknowledge a warning, remembered per user+app for a TTL.
     Warn,
-    /// Allow, but mark the record as a policy hit.
+    /// Allow, but mark the record as a policy hit (the rule still ends
+    /// evaluation: first match wins).
     LogOnly,
 }
 
