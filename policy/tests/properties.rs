@@ -215,6 +215,14 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_suite_contexts_never_panic(time in "\\PC{0,12}", host in "\\PC{0,20}", header in "\\PC{0,20}") {
+        let text = format!("cases:\n  - name: x\n    context: {{host: {:?}, time: {:?}, headers: [{:?}]}}\n    expect: {{action: allow}}\n", host, time, header);
+        if let Ok(suite) = policy::suite::Suite::parse(&text, "s.yaml") {
+            let _ = suite.run(&Policy::allow_all(), classifier());
+        }
+    }
+
+    #[test]
     fn classifier_accepts_any_host(host in "\\PC{0,80}", path in "\\PC{0,40}") {
         let c = classifier();
         let _ = c.lookup_host(&host);

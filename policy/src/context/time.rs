@@ -45,10 +45,21 @@ impl Weekday {
 impl FromStr for Weekday {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let lower = s.to_ascii_lowercase();
+        const FULL: [&str; 7] = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
+        let lower = s.trim().to_ascii_lowercase();
         Self::ORDER
             .into_iter()
-            .find(|d| format!("{d:?}").to_ascii_lowercase() == lower[..lower.len().min(3)])
+            .zip(FULL)
+            .find(|(d, full)| lower == *full || lower == d.to_string())
+            .map(|(d, _)| d)
             .ok_or_else(|| {
                 format!("unknown day `{s}`; expected mon, tue, wed, thu, fri, sat or sun")
             })
@@ -133,5 +144,9 @@ mod tests {
         assert_eq!(LocalTime::parse_hhmm("08:30"), Ok(510));
         assert!(LocalTime::parse_hhmm("25:00").is_err());
         assert_eq!("Friday".parse::<Weekday>(), Ok(Weekday::Fri));
+        assert_eq!("TUE".parse::<Weekday>(), Ok(Weekday::Tue));
+        for odd in ["", "m", "éé", "日本", "moné", "xyz", "mondays"] {
+            assert!(odd.parse::<Weekday>().is_err(), "{odd}");
+        }
     }
 }
