@@ -208,6 +208,11 @@ fn unknown_hosts_report_registrable_domain() {
         }
         assert_eq!(f.status, AppStatus::Unreviewed);
     }
+    for ip in ["192.0.2.1", "[2001:db8::1]:443", "10.0.0.1:8080"] {
+        let f = c.classify_host(ip);
+        assert_eq!(f.registrable_domain, None, "{ip}");
+        assert_eq!(f.usage_key(), f.host.as_str());
+    }
     // Subdomains of a known app's domain are that app, not unknown.
     assert_eq!(&*c.classify_host("evil.dropbox.com").app_id, "dropbox");
     // A look-alike is not.
@@ -299,4 +304,15 @@ fn admin_overrides_and_status() {
         .unwrap();
     let err = Classifier::new(catalog).unwrap_err();
     assert!(err.to_string().contains("already claimed"), "{err}");
+}
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Classifier>();
+    check::<Catalog>();
+    check::<policy::Policy>();
+    check::<policy::GeoResolver>();
+    check::<policy::Decision>();
+    check::<policy::Context>();
 }

@@ -169,7 +169,11 @@ impl Classifier {
 
     fn facts(&self, req: &RequestInfo<'_>, with_request: bool) -> (AppFacts, Option<Activity>) {
         let host = normalize_host(req.host);
-        let registrable_domain = psl::domain_str(&host).map(str::to_owned);
+        let registrable_domain = if host.parse::<std::net::IpAddr>().is_ok() {
+            None
+        } else {
+            psl::domain_str(&host).map(str::to_owned)
+        };
         let mut found = self.index.lookup(&host);
         if with_request {
             if let Some(list) = self.routes.get(&*host) {
