@@ -76,11 +76,14 @@ impl Server {
         }
         let admin = match admin_listen {
             Listen::On(addr) => {
-                let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
-                    what: "admin",
-                    addr,
-                    source,
-                })?;
+                let listener =
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| ServeError::Bind {
+                            what: "admin",
+                            addr,
+                            source,
+                        })?;
                 let local = listener.local_addr().map_err(|source| ServeError::Bind {
                     what: "admin",
                     addr,
@@ -152,7 +155,10 @@ fn spawn_worker(
                 }
                 // Accepting stopped (shutdown): let this worker's connections finish.
                 let grace = state.config.limits.shutdown_grace;
-                if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
+                if tokio::time::timeout(grace, state.tasks.wait())
+                    .await
+                    .is_err()
+                {
                     tracing::warn!(
                         open = state.tasks.len(),
                         "shutdown grace period over; closing remaining connections"

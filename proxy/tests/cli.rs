@@ -11,18 +11,34 @@ fn portcullis() -> Command {
 fn ca_export_generates_a_private_key_and_refuses_a_readable_one() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = portcullis().args(["ca", "export", "--data-dir"]).arg(&data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = portcullis()
+        .args(["ca", "export", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pem = String::from_utf8(out.stdout).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let key = data.join("ca.key");
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
         for args in [vec!["ca", "export"], vec!["run", "--listen", "127.0.0.1:0"]] {
-            let out = portcullis().args(&args).arg("--data-dir").arg(&data).output().unwrap();
+            let out = portcullis()
+                .args(&args)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()
+                .unwrap();
             assert!(!out.status.success(), "{args:?} must refuse a 0644 key");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains("chmod 600") && err.contains("ca.key"), "{err}");
@@ -34,13 +50,33 @@ fn ca_export_generates_a_private_key_and_refuses_a_readable_one() {
 fn config_check_names_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "[proxy]\nlisten = \"127.0.0.1:3129\"\n[inspection]\nbypass = [\"*.bank.example\"]\n").unwrap();
-    let out = portcullis().args(["config", "check"]).arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &good,
+        "[proxy]\nlisten = \"127.0.0.1:3129\"\n[inspection]\nbypass = [\"*.bank.example\"]\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["config", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[proxy]\nlisten = \"127.0.0.1:3129\"\n\n[upstream]\nconnect_ports = \"443\"\n").unwrap();
-    let out = portcullis().args(["config", "check", "--config"]).arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        "[proxy]\nlisten = \"127.0.0.1:3129\"\n\n[upstream]\nconnect_ports = \"443\"\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["config", "check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:5:", bad.display())), "{err}");

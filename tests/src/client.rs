@@ -35,7 +35,11 @@ pub fn tls_config(root: CertificateDer<'static>, alpn: &[&[u8]]) -> Arc<ClientCo
 /// reqwest through `proxy`, trusting only the proxy's CA; `h2` offers
 /// [h2, http/1.1], otherwise http/1.1 only.
 pub fn reqwest_client(proxy: &TestProxy, h2: bool) -> reqwest::Client {
-    let alpn: &[&[u8]] = if h2 { &[b"h2", b"http/1.1"] } else { &[b"http/1.1"] };
+    let alpn: &[&[u8]] = if h2 {
+        &[b"h2", b"http/1.1"]
+    } else {
+        &[b"http/1.1"]
+    };
     let tls = (*tls_config(proxy.ca_der(), alpn)).clone();
     let mut builder = reqwest::Client::builder()
         .proxy(reqwest::Proxy::all(proxy.url()).expect("proxy"))
@@ -98,7 +102,9 @@ pub async fn h2_client(tls: TlsStream<TcpStream>) -> http2::SendRequest<ClientBo
 
 /// An HTTP/1.1 client over an established TLS stream.
 pub async fn h1_client(tls: TlsStream<TcpStream>) -> http1::SendRequest<ClientBody> {
-    let (sender, conn) = http1::handshake(TokioIo::new(tls)).await.expect("h1 handshake");
+    let (sender, conn) = http1::handshake(TokioIo::new(tls))
+        .await
+        .expect("h1 handshake");
     tokio::spawn(conn.with_upgrades());
     sender
 }

@@ -103,7 +103,11 @@ impl Origin {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stats = Arc::new(OriginStats::default());
-        let gate = Arc::new(Semaphore::new(if options.gated { 0 } else { Semaphore::MAX_PERMITS }));
+        let gate = Arc::new(Semaphore::new(if options.gated {
+            0
+        } else {
+            Semaphore::MAX_PERMITS
+        }));
         let (hello_tx, hello_rx) = mpsc::unbounded_channel();
         let tls = (!options.plain).then(|| {
             let mut config = ServerConfig::builder_with_provider(certs::provider())
@@ -119,10 +123,16 @@ impl Origin {
         let (task_stats, task_gate) = (stats.clone(), gate.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 task_stats.connections.fetch_add(1, Ordering::SeqCst);
-                let (stats, gate, hello_tx, tls) =
-                    (task_stats.clone(), task_gate.clone(), hello_tx.clone(), tls.clone());
+                let (stats, gate, hello_tx, tls) = (
+                    task_stats.clone(),
+                    task_gate.clone(),
+                    hello_tx.clone(),
+                    tls.clone(),
+                );
                 tokio::spawn(async move {
                     match tls {
                         None => serve(TokioIo::new(tcp), stats).await,
@@ -132,9 +142,13 @@ impl Origin {
                                 return;
                             };
                             let _ = hello_tx.send(());
-                            let Ok(permit) = gate.acquire().await else { return };
+                            let Ok(permit) = gate.acquire().await else {
+                                return;
+                            };
                             permit.forget();
-                            let Ok(stream) = start.into_stream(config).await else { return };
+                            let Ok(stream) = start.into_stream(config).await else {
+                                return;
+                            };
                             stats.handshakes.fetch_add(1, Ordering::SeqCst);
                             serve(TokioIo::new(stream), stats).await;
                         }
@@ -186,10 +200,16 @@ fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|n| match n {}).boxed()
 }
 
-async fn route(mut req: Request<Incoming>, stats: Arc<OriginStats>) -> Result<Response<Body>, Infallible> {
+async fn route(
+    mut req: Request<Incoming>,
+    stats: Arc<OriginStats>,
+) -> Result<Response<Body>, Infallible> {
     stats.seen.lock().expect("lock").push(Seen {
         method: req.method().to_string(),
-        path: req.uri().path_and_query().map_or("/".into(), |p| p.to_string()),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or("/".into(), |p| p.to_string()),
         version: req.version(),
         headers: req.headers().clone(),
     });
@@ -216,7 +236,9 @@ async fn route(mut req: Request<Incoming>, stats: Arc<OriginStats>) -> Result<Re
             };
             let trailers = collected.trailers().cloned();
             let bytes = collected.to_bytes();
-            stats.body_bytes.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+            stats
+                .body_bytes
+                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
             let trailers: serde_json::Map<String, serde_json::Value> = trailers
                 .iter()
                 .flat_map(|t| t.iter())
@@ -239,11 +261,15 @@ async fn route(mut req: Request<Incoming>, stats: Arc<OriginStats>) -> Result<Re
             let body = StreamBody::new(futures_util::stream::iter(frames));
             let mut r = Response::new(BodyExt::boxed(body));
             // HTTP/1.1 sends only the trailer fields the head declares.
-            r.headers_mut().insert("trailer", "x-checksum".parse().expect("value"));
+            r.headers_mut()
+                .insert("trailer", "x-checksum".parse().expect("value"));
             Ok(r)
         }
         "/ws" => Ok(websocket(&mut req)),
-        _ => Ok(text(StatusCode::OK, format!("origin {} {}", req.method(), path))),
+        _ => Ok(text(
+            StatusCode::OK,
+            format!("origin {} {}", req.method(), path),
+        )),
     }
 }
 
@@ -260,7 +286,9 @@ fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
             TokioIo::new(upgraded),
             tokio_tungstenite::tungstenite::protocol::Role::Server,

@@ -82,11 +82,7 @@ impl TestPki {
             .key_provider
             .load_private_key(der)
             .expect("load key");
-        CertifiedKey::new(
-            vec![cert.der().clone(), signer.der().clone()],
-            signing,
-        )
-        .into()
+        CertifiedKey::new(vec![cert.der().clone(), signer.der().clone()], signing).into()
     }
 
     /// The trusted root in DER.

@@ -50,7 +50,9 @@ impl TestProxy {
         let access_log = dir.path().join("access.log");
         config.log.access = LogTarget::File(access_log.clone());
         let data_dir = dir.path().join("data");
-        let server = Server::start(config, &data_dir).await.expect("proxy starts");
+        let server = Server::start(config, &data_dir)
+            .await
+            .expect("proxy starts");
         Self {
             server,
             access_log,
@@ -66,7 +68,13 @@ impl TestProxy {
 
     /// The interception CA certificate.
     pub fn ca_der(&self) -> CertificateDer<'static> {
-        self.server.state.certs.minter().authority().cert_der().clone()
+        self.server
+            .state
+            .certs
+            .minter()
+            .authority()
+            .cert_der()
+            .clone()
     }
 
     /// Path of the CA certificate PEM (for curl `--cacert`).

@@ -25,7 +25,10 @@ async fn plain_http_absolute_form_is_forwarded() {
         .await
         .expect("GET");
     assert_eq!(resp.status(), 200);
-    assert_eq!(sha256_hex(&resp.bytes().await.expect("b")), sha256_hex(&pattern(65536)));
+    assert_eq!(
+        sha256_hex(&resp.bytes().await.expect("b")),
+        sha256_hex(&pattern(65536))
+    );
     let up = pattern(300_000);
     let resp = client
         .post(format!("http://plain.test:{}/echo", origin.port()))
@@ -35,9 +38,14 @@ async fn plain_http_absolute_form_is_forwarded() {
         .expect("POST");
     assert_eq!(resp.bytes().await.expect("b"), up);
     let seen = origin.seen();
-    assert!(!seen[0].headers.contains_key("proxy-authorization"), "proxy credentials never forwarded");
+    assert!(
+        !seen[0].headers.contains_key("proxy-authorization"),
+        "proxy credentials never forwarded"
+    );
     assert_eq!(seen[0].path, "/bytes/65536", "origin-form upstream");
-    let r = proxy.wait_record(|r| r["mode"] == "plain" && r["path"] == "/echo").await;
+    let r = proxy
+        .wait_record(|r| r["mode"] == "plain" && r["path"] == "/echo")
+        .await;
     assert_eq!(r["bytes_in"], 300_000);
     assert_eq!(r["bytes_out"], 300_000);
 }
@@ -46,10 +54,17 @@ async fn echo_round_trip<S>(mut ws: tokio_tungstenite::WebSocketStream<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    ws.send(Message::text("hello through portcullis")).await.expect("send");
-    ws.send(Message::binary(pattern(100_000))).await.expect("send");
+    ws.send(Message::text("hello through portcullis"))
+        .await
+        .expect("send");
+    ws.send(Message::binary(pattern(100_000)))
+        .await
+        .expect("send");
     let first = ws.next().await.expect("msg").expect("ok");
-    assert_eq!(first.into_text().expect("text").as_str(), "hello through portcullis");
+    assert_eq!(
+        first.into_text().expect("text").as_str(),
+        "hello through portcullis"
+    );
     let second = ws.next().await.expect("msg").expect("ok");
     assert_eq!(second.into_data().as_ref(), pattern(100_000).as_slice());
     ws.close(None).await.expect("close");
@@ -60,14 +75,25 @@ async fn websocket_echo_through_an_intercepted_tunnel() {
     let pki = TestPki::new();
     let origin = Origin::start(&pki, OriginOptions::new("ws.test")).await;
     let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
-    let tls = client::tls_tunnel(proxy.server.proxy_addr, "ws.test", origin.port(), "ws.test", proxy.ca_der(), &[b"http/1.1"])
-        .await
-        .expect("tls");
+    let tls = client::tls_tunnel(
+        proxy.server.proxy_addr,
+        "ws.test",
+        origin.port(),
+        "ws.test",
+        proxy.ca_der(),
+        &[b"http/1.1"],
+    )
+    .await
+    .expect("tls");
     let url = format!("wss://ws.test:{}/ws", origin.port());
-    let (ws, resp) = tokio_tungstenite::client_async(url, tls).await.expect("upgrade");
+    let (ws, resp) = tokio_tungstenite::client_async(url, tls)
+        .await
+        .expect("upgrade");
     assert_eq!(resp.status(), 101);
     echo_round_trip(ws).await;
-    let r = proxy.wait_record(|r| r["path"] == "/ws" && r["status"] == 101).await;
+    let r = proxy
+        .wait_record(|r| r["path"] == "/ws" && r["status"] == 101)
+        .await;
     assert!(r["bytes_in"].as_u64().expect("n") > 100_000);
 }
 
@@ -78,7 +104,9 @@ async fn websocket_echo_over_plain_http() {
     options.plain = true;
     let origin = Origin::start(&pki, options).await;
     let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
-    let mut tcp = tokio::net::TcpStream::connect(proxy.server.proxy_addr).await.expect("tcp");
+    let mut tcp = tokio::net::TcpStream::connect(proxy.server.proxy_addr)
+        .await
+        .expect("tcp");
     let port = origin.port();
     tcp.write_all(
         format!(
@@ -92,7 +120,11 @@ async fn websocket_echo_over_plain_http() {
     .expect("write");
     let head = read_head(&mut tcp).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
     let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(tcp, Role::Client, None).await;
     echo_round_trip(ws).await;
 }

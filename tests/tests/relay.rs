@@ -22,22 +22,39 @@ async fn reqwest_get_and_post_are_byte_identical_over_h1_and_h2() {
     let (_pki, origin, proxy) = setup().await;
     for h2 in [false, true] {
         let client = reqwest_client(&proxy, h2);
-        let want_version = if h2 { Version::HTTP_2 } else { Version::HTTP_11 };
+        let want_version = if h2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
         for size in SIZES {
             let url = format!("https://origin.test:{}/bytes/{size}", origin.port());
             let resp = client.get(&url).send().await.expect("GET");
             assert_eq!(resp.status(), 200);
             assert_eq!(resp.version(), want_version);
             let body = resp.bytes().await.expect("body");
-            assert_eq!(sha256_hex(&body), sha256_hex(&pattern(size)), "GET {size} h2={h2}");
+            assert_eq!(
+                sha256_hex(&body),
+                sha256_hex(&pattern(size)),
+                "GET {size} h2={h2}"
+            );
 
             let upload = pattern(size);
             let url = format!("https://origin.test:{}/echo", origin.port());
-            let resp = client.post(&url).body(upload.clone()).send().await.expect("POST");
+            let resp = client
+                .post(&url)
+                .body(upload.clone())
+                .send()
+                .await
+                .expect("POST");
             assert_eq!(resp.status(), 200);
             let body = resp.bytes().await.expect("body");
             assert_eq!(body.len(), size);
-            assert_eq!(sha256_hex(&body), sha256_hex(&upload), "POST {size} h2={h2}");
+            assert_eq!(
+                sha256_hex(&body),
+                sha256_hex(&upload),
+                "POST {size} h2={h2}"
+            );
         }
     }
     let r = proxy
@@ -113,7 +130,10 @@ async fn trailers_survive_both_ways() {
             (s.send_request(req).await.expect("send"), None)
         };
         let collected = resp.into_body().collect().await.expect("body");
-        let trailers = collected.trailers().cloned().unwrap_or_else(|| panic!("trailers relayed for {alpn:?}"));
+        let trailers = collected
+            .trailers()
+            .cloned()
+            .unwrap_or_else(|| panic!("trailers relayed for {alpn:?}"));
         assert_eq!(trailers["x-checksum"], "abc123", "alpn {alpn:?}");
         assert_eq!(&collected.to_bytes()[..], b"body before trailers");
 
@@ -126,7 +146,9 @@ async fn trailers_survive_both_ways() {
                 Ok(Frame::trailers(t)),
             ];
             let req = Request::post(format!("https://origin.test:{}/sha256", origin.port()))
-                .body(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames))))
+                .body(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+                    frames,
+                ))))
                 .expect("req");
             let resp = s.send_request(req).await.expect("send");
             let body = resp.into_body().collect().await.expect("body").to_bytes();
@@ -156,9 +178,16 @@ async fn curl_get_and_post_are_byte_identical_over_h1_and_h2() {
                 .arg("%{http_code} %{http_version}")
                 .arg("--output")
                 .arg(&out)
-                .arg(format!("https://origin.test:{}/bytes/{size}", origin.port()));
+                .arg(format!(
+                    "https://origin.test:{}/bytes/{size}",
+                    origin.port()
+                ));
             let o = run(cmd).await;
-            assert!(o.status.success(), "curl: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "curl: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             assert_eq!(String::from_utf8_lossy(&o.stdout), format!("200 {version}"));
             let got = std::fs::read(&out).expect("read");
             assert_eq!(sha256_hex(&got), sha256_hex(&pattern(size)));
@@ -177,7 +206,11 @@ async fn curl_get_and_post_are_byte_identical_over_h1_and_h2() {
                 }
                 cmd.arg(format!("https://origin.test:{}/sha256", origin.port()));
                 let o = run(cmd).await;
-                assert!(o.status.success(), "curl: {}", String::from_utf8_lossy(&o.stderr));
+                assert!(
+                    o.status.success(),
+                    "curl: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
                 let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
                 assert_eq!(json["len"], size);
                 assert_eq!(json["sha256"], sha256_hex(&pattern(size)));

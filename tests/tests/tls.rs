@@ -29,10 +29,22 @@ async fn the_client_handshake_waits_for_the_verified_upstream() {
     origin.hello_received().await;
     // The origin holds its ServerHello: the client's handshake must not finish.
     let early = tokio::time::timeout(Duration::from_millis(300), &mut handshake).await;
-    assert!(early.is_err(), "client handshake completed before the upstream was verified");
-    assert_eq!(origin.stats.handshakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(
+        early.is_err(),
+        "client handshake completed before the upstream was verified"
+    );
+    assert_eq!(
+        origin
+            .stats
+            .handshakes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
     origin.open_gate();
-    let tls = handshake.await.expect("join").expect("handshake after the gate opens");
+    let tls = handshake
+        .await
+        .expect("join")
+        .expect("handshake after the gate opens");
     let (_, conn) = tls.get_ref();
     assert_eq!(conn.alpn_protocol(), Some(b"http/1.1".as_slice()));
 }
@@ -54,7 +66,10 @@ async fn an_h1_only_origin_makes_the_client_speak_http11() {
     )
     .await
     .expect("tls");
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(b"http/1.1".as_slice()));
+    assert_eq!(
+        tls.get_ref().1.alpn_protocol(),
+        Some(b"http/1.1".as_slice())
+    );
     let resp = reqwest_client(&proxy, true)
         .get(format!("https://h1only.test:{}/", origin.port()))
         .send()
@@ -84,10 +99,18 @@ async fn the_presented_leaf_is_issued_by_the_portcullis_ca() {
     let ca_der = proxy.ca_der();
     let (_, ca) = X509Certificate::from_der(&ca_der).expect("ca");
     assert_eq!(leaf.issuer(), ca.subject());
-    assert!(ca.subject().to_string().contains("Portcullis Interception CA"));
-    let san = leaf.subject_alternative_name().expect("ext").expect("san").value;
+    assert!(ca
+        .subject()
+        .to_string()
+        .contains("Portcullis Interception CA"));
+    let san = leaf
+        .subject_alternative_name()
+        .expect("ext")
+        .expect("san")
+        .value;
     assert_eq!(san.general_names, vec![GeneralName::DNSName("leaf.test")]);
-    let days = (leaf.validity().not_after.to_datetime() - ::time::OffsetDateTime::now_utc()).whole_days();
+    let days =
+        (leaf.validity().not_after.to_datetime() - ::time::OffsetDateTime::now_utc()).whole_days();
     assert!((29..=30).contains(&days), "{days}");
     assert!(leaf.verify_signature(Some(ca.public_key())).is_ok());
 
@@ -101,7 +124,10 @@ async fn the_presented_leaf_is_issued_by_the_portcullis_ca() {
     }
     assert_eq!(serials.len(), 1000);
     let metrics = proxy.metrics().await;
-    assert!(metrics.contains("portcullis_leaf_mints_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("portcullis_leaf_mints_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -148,7 +174,10 @@ async fn bad_upstream_certificates_get_a_502_naming_the_reason() {
             .expect("response");
             assert_eq!(resp.status(), 502, "{name}");
             assert!(
-                resp.headers()["x-portcullis-error"].to_str().expect("v").contains(reason),
+                resp.headers()["x-portcullis-error"]
+                    .to_str()
+                    .expect("v")
+                    .contains(reason),
                 "{name}: {:?}",
                 resp.headers()
             );
@@ -156,8 +185,17 @@ async fn bad_upstream_certificates_get_a_502_naming_the_reason() {
             let body = String::from_utf8_lossy(&body);
             assert!(body.contains(reason) && body.contains("<html>"), "{body}");
         }
-        assert!(origin.seen().is_empty(), "{name}: no request may reach the origin");
-        assert_eq!(origin.stats.handshakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(
+            origin.seen().is_empty(),
+            "{name}: no request may reach the origin"
+        );
+        assert_eq!(
+            origin
+                .stats
+                .handshakes
+                .load(std::sync::atomic::Ordering::SeqCst),
+            0
+        );
         let record = proxy
             .wait_record(|r| r["host"] == *name && r["method"] == "CONNECT")
             .await;
@@ -165,5 +203,8 @@ async fn bad_upstream_certificates_get_a_502_naming_the_reason() {
         assert!(record["error"].as_str().expect("error").contains(reason));
     }
     let metrics = proxy.metrics().await;
-    assert!(metrics.contains("portcullis_upstream_tls_errors_total{reason=\"expired\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("portcullis_upstream_tls_errors_total{reason=\"expired\"} 2"),
+        "{metrics}"
+    );
 }

@@ -33,7 +33,10 @@ async fn a_bypassed_host_is_relayed_blind_with_the_origins_own_certificate() {
     .expect("handshake with the origin itself");
     let chain = tls.get_ref().1.peer_certificates().expect("certs").to_vec();
     let (_, leaf) = X509Certificate::from_der(&chain[0]).expect("leaf");
-    assert!(leaf.issuer().to_string().contains("Portcullis Test Origin Root"));
+    assert!(leaf
+        .issuer()
+        .to_string()
+        .contains("Portcullis Test Origin Root"));
     let mut sender = client::h1_client(tls).await;
     let resp = sender
         .send_request(
@@ -63,7 +66,11 @@ async fn non_tls_payloads_are_refused_unless_configured() {
         let mut config = TestProxy::config(&pki, &[&origin]);
         config.inspection.non_tls = mode;
         let proxy = TestProxy::start(config).await;
-        let (head, mut tcp) = connect(proxy.server.proxy_addr, &format!("plain.test:{}", origin.port())).await;
+        let (head, mut tcp) = connect(
+            proxy.server.proxy_addr,
+            &format!("plain.test:{}", origin.port()),
+        )
+        .await;
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         tcp.write_all(b"GET /sneaky HTTP/1.1\r\nHost: plain.test\r\nConnection: close\r\n\r\n")
             .await
@@ -95,7 +102,11 @@ async fn disallowed_ports_and_private_destinations_are_refused() {
     let (head, _) = connect(proxy.server.proxy_addr, "private.test:8443").await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert!(head.contains("port not allowed"), "{head}");
-    let (head, _) = connect(proxy.server.proxy_addr, &format!("private.test:{}", origin.port())).await;
+    let (head, _) = connect(
+        proxy.server.proxy_addr,
+        &format!("private.test:{}", origin.port()),
+    )
+    .await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert!(head.contains("destination not allowed"), "{head}");
     let (head, _) = connect(proxy.server.proxy_addr, "169.254.169.254:443").await;
@@ -110,9 +121,16 @@ async fn a_request_for_another_host_gets_421() {
     let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
     let port = origin.port();
     for alpn in [b"h2".as_slice(), b"http/1.1"] {
-        let tls = client::tls_tunnel(proxy.server.proxy_addr, "front.test", port, "front.test", proxy.ca_der(), &[alpn])
-            .await
-            .expect("tls");
+        let tls = client::tls_tunnel(
+            proxy.server.proxy_addr,
+            "front.test",
+            port,
+            "front.test",
+            proxy.ca_der(),
+            &[alpn],
+        )
+        .await
+        .expect("tls");
         let req = Request::get(format!("https://hidden.test:{port}/"))
             .header("host", format!("hidden.test:{port}"))
             .body(Full::new(Bytes::new()).boxed())
@@ -128,9 +146,16 @@ async fn a_request_for_another_host_gets_421() {
         assert_eq!(resp.status(), 421, "{alpn:?}");
     }
     // An SNI naming another host than the CONNECT target.
-    let tls = client::tls_tunnel(proxy.server.proxy_addr, "front.test", port, "hidden.test", proxy.ca_der(), &[b"http/1.1"])
-        .await
-        .expect("tls");
+    let tls = client::tls_tunnel(
+        proxy.server.proxy_addr,
+        "front.test",
+        port,
+        "hidden.test",
+        proxy.ca_der(),
+        &[b"http/1.1"],
+    )
+    .await
+    .expect("tls");
     let resp = client::h1_client(tls)
         .await
         .send_request(
@@ -150,9 +175,16 @@ async fn an_unreachable_upstream_is_a_502() {
     let pki = TestPki::new();
     let mut config = TestProxy::config(&pki, &[]);
     // A port nothing listens on: bind, learn it, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("a").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("a")
+        .port();
     config.upstream.connect_ports.push(port);
-    config.upstream.resolve.insert("gone.test".into(), vec!["127.0.0.1".parse().expect("ip")]);
+    config
+        .upstream
+        .resolve
+        .insert("gone.test".into(), vec!["127.0.0.1".parse().expect("ip")]);
     let proxy = TestProxy::start(config).await;
     let (head, _) = connect(proxy.server.proxy_addr, &format!("gone.test:{port}")).await;
     assert!(head.starts_with("HTTP/1.1 502"), "{head}");

@@ -163,7 +163,9 @@ fn rustls_pki_types_from_pem(pem: &[u8]) -> Result<CertificateDer<'static>> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn wait_listening(addr: SocketAddr, child: &mut Child) -> Result<()> {
@@ -197,7 +199,12 @@ fn percentiles(mut l: Vec<Duration>) -> (Duration, Duration) {
     (l[l.len() / 2], l[(l.len() * 99 / 100).min(l.len() - 1)])
 }
 
-async fn run_phase(target: &Target, clients: usize, duration: Duration, keepalive: bool) -> PhaseResult {
+async fn run_phase(
+    target: &Target,
+    clients: usize,
+    duration: Duration,
+    keepalive: bool,
+) -> PhaseResult {
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = (0..clients)
@@ -228,7 +235,8 @@ type Sender = http1::SendRequest<Full<Bytes>>;
 async fn open(target: &Target) -> Result<Sender> {
     let tcp = match target.via_proxy {
         Some(proxy) => {
-            let (head, tcp) = connect(proxy, &format!("origin.bench:{}", target.origin.port())).await;
+            let (head, tcp) =
+                connect(proxy, &format!("origin.bench:{}", target.origin.port())).await;
             if !head.starts_with("HTTP/1.1 200") {
                 bail!("CONNECT: {head}");
             }
