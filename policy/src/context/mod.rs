@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Activity, AppStatus, Category};
 
-pub use time::{LocalTime, Weekday};
+pub use time::{LocalTime, Weekday, Zone};
 
 /// Everything a decision may depend on. Build it with struct update syntax
 /// from [`Context::default`] or with [`crate::Classifier::context_for_host`].
@@ -35,7 +35,8 @@ pub struct Context {
     pub request: Option<RequestFacts>,
     /// The DLP verdict; `None` before the scan.
     pub dlp: Option<DlpVerdict>,
-    /// Local time of day and day of week in the configured time zone.
+    /// Local time of day and day of week in the configured time zone
+    /// (see [`Zone::local_time`]).
     pub local_time: Option<LocalTime>,
     /// Now, in seconds since the Unix epoch (for posture freshness).
     pub now_unix: Option<u64>,

@@ -117,6 +117,41 @@ impl LocalTime {
     }
 }
 
+/// A time zone for turning a timestamp into the [`LocalTime`] policies see,
+/// with daylight-saving rules from the IANA database compiled into the
+/// crate (no file or network access).
+#[derive(Debug, Clone)]
+pub struct Zone(jiff::tz::TimeZone);
+
+impl Zone {
+    /// UTC.
+    pub fn utc() -> Self {
+        Self(jiff::tz::TimeZone::UTC)
+    }
+
+    /// An IANA zone such as `Europe/Berlin` or `Asia/Seoul`, or `UTC`.
+    pub fn named(name: &str) -> Result<Self, String> {
+        jiff::tz::TimeZone::get(name)
+            .map(Self)
+            .map_err(|e| format!("unknown time zone `{name}`: {e}"))
+    }
+
+    /// The local time in this zone at `unix_secs` (seconds since the epoch).
+    pub fn local_time(&self, unix_secs: i64) -> LocalTime {
+        let Ok(ts) = jiff::Timestamp::from_second(unix_secs) else {
+            return LocalTime::from_unix(unix_secs, 0);
+        };
+        let dt = self.0.to_datetime(ts);
+        let weekday =
+            Weekday::ORDER[usize::try_from(dt.weekday().to_monday_zero_offset()).unwrap_or(0) % 7];
+        let minute = i32::from(dt.hour()) * 60 + i32::from(dt.minute());
+        LocalTime {
+            weekday,
+            minute_of_day: u16::try_from(minute).unwrap_or(0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +180,33 @@ mod tests {
         assert!(LocalTime::parse_hhmm("25:00").is_err());
         assert_eq!("Friday".parse::<Weekday>(), Ok(Weekday::Fri));
         assert_eq!("TUE".parse::<Weekday>(), Ok(Weekday::Tue));
+        // Zones follow daylight saving: 2024-07-01T12:00Z is 14:00 in Berlin
+        // (CEST), 2024-01-01T12:00Z is 13:00 (CET); Seoul has no DST.
+        let berlin = Zone::named("Europe/Berlin").unwrap();
+        assert_eq!(
+            berlin.local_time(1_719_835_200),
+            LocalTime {
+                weekday: Weekday::Mon,
+                minute_of_day: 14 * 60
+            }
+        );
+        assert_eq!(
+            berlin.local_time(1_704_110_400),
+            LocalTime {
+                weekday: Weekday::Mon,
+                minute_of_day: 13 * 60
+            }
+        );
+        let seoul = Zone::named("Asia/Seoul").unwrap();
+        assert_eq!(
+            seoul.local_time(1_704_110_400),
+            LocalTime {
+                weekday: Weekday::Mon,
+                minute_of_day: 21 * 60
+            }
+        );
+        assert_eq!(Zone::utc().local_time(1_704_110_400).minute_of_day, 12 * 60);
+        assert!(Zone::named("Mars/Olympus").is_err());
         for odd in ["", "m", "éé", "日本", "moné", "xyz", "mondays"] {
             assert!(odd.parse::<Weekday>().is_err(), "{odd}");
         }
