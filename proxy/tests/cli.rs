@@ -97,3 +97,38 @@ fn unfilled_commands_say_so() {
         assert!(help.contains(cmd), "{help}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn run_serves_and_shuts_down_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    std::fs::write(
+        &config,
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"off\"\n[log]\naccess = \"off\"\n",
+    )
+    .unwrap();
+    let mut child = portcullis()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("portcullis listening"));
+    assert!(listening.is_some(), "no start-up line");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    assert!(child.wait().unwrap().success(), "exit 0 after SIGTERM");
+}

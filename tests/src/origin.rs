@@ -34,7 +34,7 @@ type Body = BoxBody<Bytes, hyper::Error>;
 /// How to build an origin.
 #[derive(Debug, Clone)]
 pub struct OriginOptions {
-    /// The name clients use (resolved to 127.0.0.1 via `upstream.resolve`).
+    /// The name clients use (resolved to the loopback address via `upstream.resolve`).
     pub name: String,
     /// Which certificate it presents.
     pub cert: OriginCert,
@@ -44,6 +44,8 @@ pub struct OriginOptions {
     pub gated: bool,
     /// Serve plain HTTP instead of TLS.
     pub plain: bool,
+    /// Listen on `[::1]` instead of 127.0.0.1.
+    pub ipv6: bool,
 }
 
 impl OriginOptions {
@@ -55,6 +57,7 @@ impl OriginOptions {
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             gated: false,
             plain: false,
+            ipv6: false,
         }
     }
 }
@@ -100,7 +103,12 @@ pub struct Origin {
 impl Origin {
     /// Starts an origin on 127.0.0.1 with an ephemeral port.
     pub async fn start(pki: &TestPki, options: OriginOptions) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let bind = if options.ipv6 {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        };
+        let listener = TcpListener::bind(bind).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stats = Arc::new(OriginStats::default());
         let gate = Arc::new(Semaphore::new(if options.gated {

@@ -218,3 +218,68 @@ async fn curl_get_and_post_are_byte_identical_over_h1_and_h2() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_upstream_connection_serves_a_tunnel_and_hop_by_hop_fields_stop_here() {
+    let (_pki, origin, proxy) = setup().await;
+    let port = origin.port();
+    let tls = client::tls_tunnel(
+        proxy.server.proxy_addr,
+        "origin.test",
+        port,
+        "origin.test",
+        proxy.ca_der(),
+        &[b"http/1.1"],
+    )
+    .await
+    .expect("tls");
+    let mut sender = client::h1_client(tls).await;
+    for i in 0..5 {
+        sender.ready().await.expect("ready");
+        let req = Request::get(format!("/n{i}"))
+            .header("host", format!("origin.test:{port}"))
+            .header("connection", "keep-alive, x-hop")
+            .header("x-hop", "secret-hop")
+            .header("keep-alive", "timeout=5")
+            .header("x-end-to-end", "kept")
+            .body(Full::new(Bytes::new()).boxed())
+            .expect("req");
+        let resp = sender.send_request(req).await.expect("send");
+        assert_eq!(resp.status(), 200);
+        resp.into_body().collect().await.expect("body");
+    }
+    assert_eq!(
+        origin
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    let seen = origin.seen();
+    assert_eq!(seen.len(), 5);
+    for s in seen {
+        assert!(
+            !s.headers.contains_key("x-hop") && !s.headers.contains_key("keep-alive"),
+            "{:?}",
+            s.headers
+        );
+        assert!(!s.headers.contains_key("connection"));
+        assert_eq!(s.headers["x-end-to-end"], "kept");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv6_origins_are_reached() {
+    let pki = TestPki::new();
+    let mut options = OriginOptions::new("v6.test");
+    options.ipv6 = true;
+    let origin = Origin::start(&pki, options).await;
+    let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
+    let resp = reqwest_client(&proxy, true)
+        .get(format!("https://v6.test:{}/bytes/100", origin.port()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.expect("b").len(), 100);
+}

@@ -23,6 +23,7 @@ pub fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Result<Exit
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     certs::install_process_provider();
     crate::startup::check_files(&config)?;
