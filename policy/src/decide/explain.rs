@@ -56,10 +56,10 @@ fn walk(
 ) -> Outcome {
     let outcome = c.eval(ctx, phase);
     match c {
-        Cond::Leaf { text, line, .. } => out.push(ConditionTrace {
+        Cond::Leaf { meta, .. } => out.push(ConditionTrace {
             depth,
-            text: text.clone(),
-            line: *line,
+            text: meta.text.clone(),
+            line: meta.line,
             outcome,
         }),
         Cond::Not(inner) => {
@@ -93,7 +93,7 @@ fn walk(
 
 fn first_line(c: &Cond) -> usize {
     match c {
-        Cond::Leaf { line, .. } => *line,
+        Cond::Leaf { meta, .. } => meta.line,
         Cond::Not(inner) => first_line(inner),
         Cond::All(cs) | Cond::Any(cs) => cs.first().map_or(0, first_line),
     }

@@ -164,10 +164,10 @@ pub(crate) enum Leaf {
     DeviceOsVersion(Cmp<Vec<u32>>),
     Posture(PostureReq),
     PostureAge(Cmp<u64>),
-    ClientIp(Cidrs),
+    ClientIp(Box<Cidrs>),
     ClientCountry(Vec<String>),
     ClientSite(Vec<String>),
-    DestIp(Cidrs),
+    DestIp(Box<Cidrs>),
     DestCountry(Vec<String>),
     App(Vec<String>),
     Category(Vec<Category>),
@@ -197,11 +197,15 @@ pub(crate) enum Cond {
     All(Vec<Cond>),
     Any(Vec<Cond>),
     Not(Box<Cond>),
-    Leaf {
-        leaf: Leaf,
-        line: usize,
-        text: String,
-    },
+    Leaf { leaf: Leaf, meta: Box<LeafMeta> },
+}
+
+/// Where a leaf was written and how it reads, for `explain` (kept out of
+/// line so that condition trees stay small and cache-friendly).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LeafMeta {
+    pub line: usize,
+    pub text: String,
 }
 
 fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> bool) -> Outcome {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use marked_yaml::Spanned;
 
 use super::compile::Ctx;
-use super::condition::{Cidrs, Cond, Leaf, PostureReq, TimeWindow};
+use super::condition::{Cidrs, Cond, Leaf, LeafMeta, PostureReq, TimeWindow};
 use super::raw::RawCond;
 use super::values;
 use crate::catalog::{Activity, AppStatus, Category, UNKNOWN_APP};
@@ -132,12 +132,24 @@ pub(super) fn compile_cond(cx: &mut Ctx<'_>, field: &str, c: &Spanned<RawCond>) 
         RawCond::PostureAge(raw) => {
             Leaf::PostureAge(or_err(cx, &loc, &f, values::cmp(raw, values::duration))?)
         }
-        RawCond::ClientIp(v) => Leaf::ClientIp(Cidrs::new(list(cx, &loc, &f, &v.0, values::cidr)?)),
+        RawCond::ClientIp(v) => Leaf::ClientIp(Box::new(Cidrs::new(list(
+            cx,
+            &loc,
+            &f,
+            &v.0,
+            values::cidr,
+        )?))),
         RawCond::ClientCountry(v) => {
             Leaf::ClientCountry(list(cx, &loc, &f, &v.0, values::country)?)
         }
         RawCond::ClientSite(v) => Leaf::ClientSite(list(cx, &loc, &f, &v.0, text)?),
-        RawCond::DestIp(v) => Leaf::DestIp(Cidrs::new(list(cx, &loc, &f, &v.0, values::cidr)?)),
+        RawCond::DestIp(v) => Leaf::DestIp(Box::new(Cidrs::new(list(
+            cx,
+            &loc,
+            &f,
+            &v.0,
+            values::cidr,
+        )?))),
         RawCond::DestCountry(v) => Leaf::DestCountry(list(cx, &loc, &f, &v.0, values::country)?),
         RawCond::App(v) => {
             let catalog = cx.catalog;
@@ -238,9 +250,11 @@ pub(super) fn compile_cond(cx: &mut Ctx<'_>, field: &str, c: &Spanned<RawCond>) 
         }
     };
     Some(Cond::Leaf {
-        text: describe(&key, &leaf),
+        meta: Box::new(LeafMeta {
+            line,
+            text: describe(&key, &leaf),
+        }),
         leaf,
-        line,
     })
 }
 
