@@ -210,6 +210,17 @@ fn first_match_wins_and_default_applies() {
 }
 
 #[test]
+fn overlong_hosts_are_still_matched_by_host_rules() {
+    let c = classifier();
+    let text = "rules:\n  - id: other\n    when: {app: box}\n    action: allow\n  - id: evil\n    when: {host_suffix: evil.example}\n    action: block\n";
+    let (p, _) = Policy::parse(text, "t.yaml", c.catalog()).unwrap();
+    let host = format!("{}evil.example", "a.".repeat(200));
+    let ctx = c.context_for_host(&host);
+    assert_eq!(&*ctx.app.app_id, "unknown");
+    assert_eq!(p.evaluate(&ctx, Phase::Connect).rule_label(), "evil");
+}
+
+#[test]
 fn allow_all_allows_everything() {
     let c = classifier();
     let p = Policy::allow_all();

@@ -4,6 +4,9 @@
 
 use rustc_hash::FxHashMap;
 
+/// The longest DNS name (RFC 1035), in bytes.
+pub(crate) const MAX_HOST_LEN: usize = 253;
+
 /// Maps host names and domain suffixes to app indices.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DomainIndex {
@@ -37,6 +40,11 @@ impl DomainIndex {
     /// The app owning `host` (already lower-case, no trailing dot, no port).
     #[inline]
     pub(crate) fn lookup(&self, host: &str) -> Option<u32> {
+        // Longer names cannot be resolved; refusing them also bounds the
+        // work of the suffix walk (one hash per label) on hostile input.
+        if host.len() > MAX_HOST_LEN {
+            return None;
+        }
         if let Some(&i) = self.exact.get(host) {
             return Some(i);
         }
@@ -91,6 +99,7 @@ mod tests {
             ("a.b.files.example.com", Some(2)),
             ("x.files.example.com", Some(3)),
             ("notexample.com", None),
+            (&*format!("{}.example.com", "a.".repeat(200)), None),
             ("com", None),
             ("", None),
         ];

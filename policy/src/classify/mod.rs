@@ -16,6 +16,7 @@ use crate::catalog::{Activity, App, Catalog, UNKNOWN_APP};
 use crate::context::{AppFacts, Context, RequestFacts};
 use crate::error::PolicyError;
 
+pub(crate) use index::MAX_HOST_LEN;
 use index::{normalize_host, DomainIndex, KeyKind};
 use patterns::AppPatterns;
 pub use patterns::{HeaderFn, HeaderLookup, NoHeaders, RequestInfo};

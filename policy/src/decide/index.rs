@@ -124,7 +124,10 @@ impl RuleIndex {
     ) {
         let mut lists: [&'s [u32]; MAX_LISTS] = [&[]; MAX_LISTS];
         let mut n = 0;
-        let mut overflow = false;
+        // A name too long to resolve gets every rule visited rather than one
+        // suffix probe per label of a hostile string.
+        let long_host = ctx.app.host.len() > crate::classify::MAX_HOST_LEN;
+        let mut overflow = long_host;
         {
             let mut add = |l: &'s [u32]| {
                 if l.is_empty() {
@@ -151,10 +154,11 @@ impl RuleIndex {
                 add(l);
             }
             let host = ctx.app.host.as_str();
+
             if let Some(l) = self.by_host.get(host) {
                 add(l);
             }
-            if !self.by_suffix.is_empty() {
+            if !self.by_suffix.is_empty() && !long_host {
                 let mut rest = host;
                 loop {
                     if let Some(l) = self.by_suffix.get(rest) {
