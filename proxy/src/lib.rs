@@ -5,6 +5,7 @@
 //! interception → per-request pipeline → upstream.
 
 pub mod admin;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error_page;

@@ -32,6 +32,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Proxy authentication could not be set up.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     /// A TLS server configuration could not be built.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
@@ -53,6 +56,8 @@ pub struct ProxyState {
     pub metrics: Arc<Metrics>,
     /// The access log.
     pub access: RecordSink,
+    /// Proxy authentication and identity headers.
+    pub auth: crate::auth::Authenticator,
     /// True once every listener is bound.
     pub ready: AtomicBool,
     /// Cancelled when the proxy shuts down.
@@ -122,7 +127,9 @@ impl ProxyState {
                 source,
             }
         })?;
+        let auth = crate::auth::Authenticator::new(&config.identity)?;
         Ok(Arc::new(Self {
+            auth,
             config,
             certs,
             upstream_tls,

@@ -202,6 +202,30 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "must be at least 1".into(),
         );
     }
+    for (field, name) in [
+        ("user", &c.identity.trusted_headers.user),
+        ("groups", &c.identity.trusted_headers.groups),
+    ] {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || name.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            return fail(
+                &["identity", "trusted_headers", field],
+                format!("{name:?} is not a lower-case header name"),
+            );
+        }
+    }
+    if let Some(users) = &c.identity.users_file {
+        if let Err(e) = crate::auth::UsersFile::load(users) {
+            return fail(&["identity", "users_file"], e.to_string());
+        }
+    }
+    if c.identity.require && c.identity.users_file.is_none() {
+        return fail(
+            &["identity", "require"],
+            "proxy authentication is required but no `identity.users_file` is configured".into(),
+        );
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&c.log.level) {
         return fail(&["log", "level"], format!("not a valid filter: {e}"));
     }

@@ -39,6 +39,8 @@ pub struct Config {
     pub http2: Http2Section,
     /// Logs.
     pub log: LogSection,
+    /// Who is behind a connection.
+    pub identity: IdentitySection,
 }
 
 /// `[proxy]`: the explicit forward proxy.
@@ -320,5 +322,66 @@ impl InspectionSection {
     /// True when `host` matches an entry of `bypass`.
     pub fn is_bypassed(&self, host: &str) -> bool {
         crate::hostmatch::matches_any(&self.bypass, host)
+    }
+}
+
+/// `[identity]`: proxy authentication and trusted identity headers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySection {
+    /// Require proxy authentication: requests without valid credentials get
+    /// 407. Default false.
+    pub require: bool,
+    /// Realm shown in the `Proxy-Authenticate` challenge. Default `Portcullis`.
+    pub realm: String,
+    /// Users file (TOML `[[user]]` tables with argon2 or bcrypt hashes and groups).
+    pub users_file: Option<PathBuf>,
+    /// How long verified credentials are remembered (by their SHA-256). Default 5 min.
+    #[serde(with = "humantime_serde")]
+    pub credential_cache_ttl: Duration,
+    /// Failed attempts allowed per client address per window; then 429. Default 10.
+    pub failed_limit: u32,
+    /// The failure window. Default 1 min.
+    #[serde(with = "humantime_serde")]
+    pub failed_window: Duration,
+    /// Identity asserted in headers by a trusted front end.
+    pub trusted_headers: TrustedHeadersSection,
+}
+
+impl Default for IdentitySection {
+    fn default() -> Self {
+        Self {
+            require: false,
+            realm: "Portcullis".into(),
+            users_file: None,
+            credential_cache_ttl: Duration::from_secs(300),
+            failed_limit: 10,
+            failed_window: Duration::from_secs(60),
+            trusted_headers: TrustedHeadersSection::default(),
+        }
+    }
+}
+
+/// `[identity.trusted_headers]`: user and groups asserted by an identity-aware
+/// load balancer or endpoint agent. Accepted only from `sources`; stripped
+/// from every request, so they never reach an origin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustedHeadersSection {
+    /// Client networks whose identity headers are believed. Default none.
+    pub sources: Vec<ipnet::IpNet>,
+    /// Header carrying the user name. Default `x-authenticated-user`.
+    pub user: String,
+    /// Header carrying comma-separated groups. Default `x-authenticated-groups`.
+    pub groups: String,
+}
+
+impl Default for TrustedHeadersSection {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            user: "x-authenticated-user".into(),
+            groups: "x-authenticated-groups".into(),
+        }
     }
 }

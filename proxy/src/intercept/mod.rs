@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::LazyConfigAcceptor;
 
+use crate::auth::Identity;
 use crate::config::NonTls;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
@@ -35,6 +36,8 @@ const TLS_HANDSHAKE: u8 = 0x16;
 pub struct Connected {
     /// The client's address.
     pub client: SocketAddr,
+    /// Who the client is, when known.
+    pub identity: Option<Arc<Identity>>,
     /// The CONNECT host.
     pub host: String,
     /// The CONNECT port.
@@ -48,7 +51,7 @@ pub async fn run<IO>(state: Arc<ProxyState>, mut client: IO, tunnel: Connected)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let record = AccessRecord::start(
+    let mut record = AccessRecord::start(
         tunnel.client,
         "CONNECT",
         "https",
@@ -57,6 +60,7 @@ where
         "",
         Mode::Tunnel,
     );
+    record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
     let mut pending = PendingRecord::new(state.clone(), record);
     let mut first = vec![0u8; 4096];
     let timeout = state.config.limits.client_handshake_timeout;
@@ -211,14 +215,11 @@ async fn intercept<IO>(
     };
     // From here on every request is recorded on its own.
     pending.discard();
-    serve::tunnel(
-        state,
-        client_tls,
-        tunnel.client,
-        tunnel.host,
-        tunnel.port,
-        tls,
-        negotiated,
-    )
-    .await;
+    let endpoint = serve::Endpoint {
+        client: tunnel.client,
+        identity: tunnel.identity,
+        host: tunnel.host,
+        port: tunnel.port,
+    };
+    serve::tunnel(state, client_tls, endpoint, tls, negotiated).await;
 }

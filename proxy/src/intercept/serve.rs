@@ -8,6 +8,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::auth::Identity;
 use crate::pipeline::{self, Tunnel};
 use crate::records::{AccessRecord, Mode};
 use crate::state::ProxyState;
@@ -16,17 +17,33 @@ use crate::upstream::UpstreamSession;
 
 /// Serves requests on the client's TLS connection, forwarding them on the
 /// verified upstream connection, until either side closes.
+/// Who is on the client side of a tunnel and where it goes.
+pub struct Endpoint {
+    /// The client's address.
+    pub client: SocketAddr,
+    /// Who the client is, when known.
+    pub identity: Option<Arc<Identity>>,
+    /// The CONNECT host.
+    pub host: String,
+    /// The CONNECT port.
+    pub port: u16,
+}
+
 pub async fn tunnel<IO>(
     state: Arc<ProxyState>,
     client_tls: IO,
-    client: SocketAddr,
-    host: String,
-    port: u16,
+    endpoint: Endpoint,
     upstream_tls: UpstreamTlsStream,
     negotiated: Negotiated,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Endpoint {
+        client,
+        identity,
+        host,
+        port,
+    } = endpoint;
     let h2 = negotiated.is_h2();
     let upstream =
         match UpstreamSession::start(state.clone(), host.clone(), port, upstream_tls, negotiated)
@@ -51,6 +68,7 @@ pub async fn tunnel<IO>(
     let tunnel = Arc::new(Tunnel {
         state: state.clone(),
         client,
+        identity,
         host,
         port,
         upstream,

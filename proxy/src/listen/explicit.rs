@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::auth::{Admission, Identity};
 use crate::intercept::{self, Connected};
 use crate::metrics::ListenerLabels;
 use crate::pipeline::body::{empty, ProxyBody};
@@ -95,11 +96,15 @@ async fn proxy_request(
     client: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let identity = match state.auth.admit(client.ip(), req.headers()).await {
+        Admission::Admit(identity) => identity,
+        refused => return Ok(refuse_admission(&state, client, &req, &refused)),
+    };
     if req.method() == Method::CONNECT {
-        return Ok(connect(state, client, req).await);
+        return Ok(connect(state, client, identity, req).await);
     }
     if req.uri().scheme().is_some() {
-        return pipeline::plain(state, client, req).await;
+        return pipeline::plain(state, client, identity, req).await;
     }
     let record = AccessRecord::start(
         client,
@@ -121,11 +126,61 @@ async fn proxy_request(
     ))
 }
 
+/// Answers 407 (credentials needed) or 429 (too many failures), recorded.
+fn refuse_admission(
+    state: &Arc<ProxyState>,
+    client: SocketAddr,
+    req: &Request<Incoming>,
+    admission: &Admission,
+) -> Response<ProxyBody> {
+    let (host, port) = req
+        .uri()
+        .authority()
+        .and_then(|a| split_authority(a.as_str()).map(|(h, p)| (h.to_owned(), p.unwrap_or(0))))
+        .unwrap_or_default();
+    let record = AccessRecord::start(
+        client,
+        req.method().as_str(),
+        "http",
+        &host,
+        port,
+        req.uri().path(),
+        Mode::Plain,
+    );
+    let pending = PendingRecord::new(state.clone(), record);
+    let html = crate::error_page::wants_html(req.headers());
+    match admission {
+        Admission::Throttled => refuse(
+            pending,
+            429,
+            "too many failed authentications",
+            "wait a minute before trying again",
+            html,
+        ),
+        _ => {
+            let mut response = refuse(
+                pending,
+                407,
+                "proxy authentication required",
+                "sign in to the proxy with your organisation account",
+                html,
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&state.auth.challenge()) {
+                response
+                    .headers_mut()
+                    .insert(http::header::PROXY_AUTHENTICATE, v);
+            }
+            response
+        }
+    }
+}
+
 /// Answers a `CONNECT`: checks the target, connects to it, and on success
 /// answers 200 and hands the upgraded connection to the tunnel.
 async fn connect(
     state: Arc<ProxyState>,
     client: SocketAddr,
+    identity: Option<Arc<Identity>>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let target = req
@@ -135,7 +190,8 @@ async fn connect(
         .unwrap_or_default();
     let parsed = split_authority(&target).and_then(|(h, p)| Some((h.to_owned(), p?)));
     let (host, port) = parsed.clone().unwrap_or_default();
-    let record = AccessRecord::start(client, "CONNECT", "https", &host, port, "", Mode::Tunnel);
+    let mut record = AccessRecord::start(client, "CONNECT", "https", &host, port, "", Mode::Tunnel);
+    record.user = identity.as_ref().map(|i| i.user.clone());
     let mut pending = PendingRecord::new(state.clone(), record);
     let html = crate::error_page::wants_html(req.headers());
     if parsed.is_none()
@@ -184,6 +240,7 @@ async fn connect(
             Ok(upgraded) => {
                 let tunnel = Connected {
                     client,
+                    identity,
                     host,
                     port,
                     upstream,

@@ -20,6 +20,7 @@ use hyper::body::Incoming;
 use self::body::{boxed, CountedBody, ProxyBody, RecordedBody};
 use self::headers::{authority_matches, is_websocket, split_authority, strip_hop_by_hop};
 use self::record::PendingRecord;
+use crate::auth::Identity;
 use crate::error_page;
 use crate::records::{AccessRecord, Mode};
 use crate::state::ProxyState;
@@ -33,6 +34,8 @@ pub struct Tunnel {
     pub state: Arc<ProxyState>,
     /// The client's address.
     pub client: SocketAddr,
+    /// Who the client is, when known.
+    pub identity: Option<Arc<Identity>>,
     /// The CONNECT host (equal to the SNI).
     pub host: String,
     /// The CONNECT port.
@@ -56,6 +59,7 @@ pub async fn intercepted(
         req.uri().path(),
         Mode::Intercepted,
     );
+    record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
     let negotiated = tunnel.upstream.negotiated();
     record.tls_version = Some(negotiated.version);
     record.alpn = negotiated.alpn_text();
@@ -74,6 +78,7 @@ pub async fn intercepted(
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers, websocket);
+    state.auth.strip_identity_headers(&mut parts.headers);
     parts.headers.remove(http::header::EXPECT);
     let path = parts
         .uri
@@ -141,6 +146,7 @@ pub async fn intercepted(
 pub async fn plain(
     state: Arc<ProxyState>,
     client: SocketAddr,
+    identity: Option<Arc<Identity>>,
     mut req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let html = error_page::wants_html(req.headers());
@@ -149,7 +155,7 @@ pub async fn plain(
         Some((h, p)) => (h.to_owned(), p.unwrap_or(80)),
         None => (String::new(), 0),
     };
-    let record = AccessRecord::start(
+    let mut record = AccessRecord::start(
         client,
         req.method().as_str(),
         "http",
@@ -158,6 +164,7 @@ pub async fn plain(
         uri.path(),
         Mode::Plain,
     );
+    record.user = identity.as_ref().map(|i| i.user.clone());
     let pending = PendingRecord::new(state.clone(), record);
     if uri.scheme() != Some(&http::uri::Scheme::HTTP) || host.is_empty() {
         let detail = "only http:// URLs are forwarded in absolute form; use CONNECT for https";
@@ -167,6 +174,7 @@ pub async fn plain(
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers, websocket);
+    state.auth.strip_identity_headers(&mut parts.headers);
     parts.headers.remove(http::header::EXPECT);
     parts.version = Version::HTTP_11;
     if !parts.headers.contains_key(http::header::HOST) {

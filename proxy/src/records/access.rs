@@ -1,7 +1,7 @@
 //! The access log record: one per request (and one per tunnel).
 //!
 //! Schema (JSON object per line): `time` (RFC 3339 UTC), `request_id`,
-//! `client` (ip:port), `method`, `scheme`, `host`, `port`, `path` (without the
+//! `client` (ip:port), `user` (null when unauthenticated), `method`, `scheme`, `host`, `port`, `path` (without the
 //! query string, which can carry tokens), `status` (0 when no response was
 //! sent), `bytes_in` (request body or client→origin tunnel bytes),
 //! `bytes_out` (response body or origin→client bytes), `duration_us`,
@@ -45,6 +45,8 @@ pub struct AccessRecord {
     pub request_id: String,
     /// Client address.
     pub client: SocketAddr,
+    /// Authenticated or asserted user, when known.
+    pub user: Option<String>,
     /// Request method (`CONNECT` for tunnel records).
     pub method: String,
     /// `https` or `http`.
@@ -98,6 +100,7 @@ impl AccessRecord {
             time: now_rfc3339(),
             request_id: new_request_id(),
             client,
+            user: None,
             method: method.to_owned(),
             scheme,
             host: host.to_owned(),
