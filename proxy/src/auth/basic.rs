@@ -21,9 +21,11 @@ pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
+    type Case = (&'static [u8], Option<(&'static str, &'static str)>);
+
     #[test]
     fn table() {
-        let cases: [(&[u8], Option<(&str, &str)>); 6] = [
+        let cases: [Case; 6] = [
             (b"Basic YWxpY2U6c2VjcmV0", Some(("alice", "secret"))),
             (b"basic YWxpY2U6OnM6", Some(("alice", ":s:"))),
             (b"Basic YWxpY2U6", Some(("alice", ""))),
