@@ -2,8 +2,8 @@
 
 use super::analyze::{self, Shape};
 use super::dictionary::Dictionary;
-use super::digits::{CLUSTER_CAP, LEFT_CONTEXT};
-use super::literals::{CiLiteralSet, LiteralSet};
+use super::digits::{Threshold, CLUSTER_CAP, LEFT_CONTEXT};
+use super::literals::LiteralTriggers;
 use super::{ContextMatcher, DigitFilter, Inner, Mode, PatternMeta, RuleMeta, MAX_MATCH_LEN};
 use crate::error::RuleError;
 use crate::rules::{Rule, RulePack, Trigger};
@@ -75,8 +75,7 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
             message: format!("keyword `{kw}` has no word or a word longer than 64 bytes"),
         });
     }
-    let literals = LiteralSet::new(&b.cs);
-    let ci_literals = CiLiteralSet::new(&b.ci);
+    let literals = LiteralTriggers::new(&b.cs, &b.ci);
     let mut lookbehind = LEFT_CONTEXT + 5;
     let mut lookahead = CLUSTER_CAP + 2;
     for p in &b.patterns {
@@ -85,7 +84,6 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
     }
     lookahead = lookahead
         .max(literals.as_ref().map_or(0, |l| l.max_len) + 1)
-        .max(ci_literals.as_ref().map_or(0, |l| l.max_len) + 1)
         .max(dictionary.as_ref().map_or(0, |d| d.max_len) + 2);
     let digit_table: Vec<Vec<u32>> = (0..64u32)
         .map(|n| {
@@ -105,24 +103,48 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
                 .collect()
         })
         .collect();
-    let digit_min = digit_table
-        .iter()
-        .position(|v| !v.is_empty())
-        .unwrap_or(64)
-        .max(1) as u32;
+    let digit_threshold = threshold(&b);
     Ok(Inner {
         rules,
         patterns: b.patterns,
         literals,
-        ci_literals,
         anchors: b.anchors,
         digit_table,
-        digit_min,
+        digit_threshold,
         scans: b.scans,
         dictionary,
         lookbehind,
         lookahead,
     })
+}
+
+/// Which clusters the digit prefilter hands on: the fewest digits any
+/// pattern needs, and for patterns that fix the byte before their digits,
+/// their fewest digits when that byte is present.
+fn threshold(b: &Builder) -> Option<Threshold> {
+    let mut t = Threshold {
+        min_digits: u32::MAX,
+        min_after: u32::MAX,
+        after: [false; 256],
+    };
+    for &p in &b.digit_patterns {
+        let Some(d) = &b.patterns[p as usize].digits else {
+            continue;
+        };
+        let min = d.min.max(1);
+        match d.before.first() {
+            Some(set) => {
+                t.min_after = t.min_after.min(min);
+                for byte in 0..=255u8 {
+                    if analyze::in_set(set, byte) {
+                        t.after[usize::from(byte)] = true;
+                    }
+                }
+            }
+            None => t.min_digits = t.min_digits.min(min),
+        }
+    }
+    (t.min_digits != u32::MAX || t.min_after != u32::MAX).then_some(t)
 }
 
 impl Builder {

@@ -137,18 +137,139 @@ fn measure(hay: &[u8], start: usize, limit: usize) -> Cluster {
     }
 }
 
-/// Calls `f` for every cluster starting in `hay[from..to]` with at least
-/// `min_digits` digits. Clusters are measured up to `limit` (the end of the
-/// bytes that may be looked at).
+/// Which clusters are worth measuring: at least `min_digits` digits, or at
+/// least `min_after` digits when the byte before the cluster is in `after`
+/// (patterns whose digits follow fixed bytes, such as an IBAN's country).
+#[derive(Debug, Clone)]
+pub(crate) struct Threshold {
+    pub min_digits: u32,
+    pub min_after: u32,
+    pub after: [bool; 256],
+}
+
+impl Threshold {
+    #[inline]
+    fn wants(&self, hay: &[u8], start: usize, digits: u32) -> bool {
+        digits >= self.min_digits
+            || (digits >= self.min_after && start > 0 && self.after[usize::from(hay[start - 1])])
+    }
+}
+
+#[inline]
+fn digit_mask16(b: &[u8]) -> u64 {
+    // Written so that LLVM turns it into SIMD compares and a movemask.
+    let mut m: u32 = 0;
+    for (k, &c) in b.iter().take(16).enumerate() {
+        m |= u32::from(c.wrapping_sub(b'0') < 10) << k;
+    }
+    u64::from(m)
+}
+
+#[inline]
+fn sep_mask16(b: &[u8]) -> u64 {
+    let mut m: u32 = 0;
+    for (k, &c) in b.iter().take(16).enumerate() {
+        let sep =
+            (c == b' ') | (c.wrapping_sub(b'-') < 3) | (c.wrapping_sub(b'(') < 2) | (c == b'+');
+        m |= u32::from(sep) << k;
+    }
+    u64::from(m)
+}
+
+/// Digit mask of a 64-byte block (bit k: byte k).
+#[inline]
+fn digit_mask(block: &[u8; 64]) -> u64 {
+    digit_mask16(&block[..16])
+        | digit_mask16(&block[16..32]) << 16
+        | digit_mask16(&block[32..48]) << 32
+        | digit_mask16(&block[48..]) << 48
+}
+
+/// Separator mask of a 64-byte block.
+#[inline]
+fn sep_mask(block: &[u8; 64]) -> u64 {
+    sep_mask16(&block[..16])
+        | sep_mask16(&block[16..32]) << 16
+        | sep_mask16(&block[32..48]) << 32
+        | sep_mask16(&block[48..]) << 48
+}
+
+/// Calls `f` for every cluster starting in `hay[from..to]` that `t` wants.
+/// Clusters are measured up to `limit` (the end of the bytes that may be
+/// looked at). Blocks of 64 bytes are classified with bit masks so that
+/// short numbers (years, ports, counters) are skipped without a byte loop.
 pub(crate) fn clusters(
     hay: &[u8],
     from: usize,
     to: usize,
     limit: usize,
-    min_digits: u32,
+    t: &Threshold,
     mut f: impl FnMut(Cluster),
 ) {
     let mut i = from;
+    // Positions below `skip_to` belong to a cluster already handled.
+    let mut skip_to = from;
+    while i + 64 + 3 <= limit.min(to + 3) && i + 64 <= to {
+        let Ok(block) = <&[u8; 64]>::try_from(&hay[i..i + 64]) else {
+            break;
+        };
+        let d = digit_mask(block);
+        if d == 0 {
+            i += 64;
+            continue;
+        }
+        let s = sep_mask(block);
+        let byte = |j: usize| -> (u64, u64) {
+            match i.checked_sub(j) {
+                Some(x) => (u64::from(is_digit(hay[x])), u64::from(is_sep(hay[x]))),
+                None => (0, 0),
+            }
+        };
+        let (d1, s1) = byte(1);
+        let (d2, s2) = byte(2);
+        let (d3, _) = byte(3);
+        let pd1 = (d << 1) | d1;
+        let ps1 = (s << 1) | s1;
+        let pd2 = (d << 2) | (d1 << 1) | d2;
+        let ps2 = (s << 2) | (s1 << 1) | s2;
+        let pd3 = (d << 3) | (d1 << 2) | (d2 << 1) | d3;
+        let mut starts = d & !pd1 & !(ps1 & pd2) & !(ps1 & ps2 & pd3);
+        // Cluster bytes: digits and separator runs of one or two bytes
+        // between digits (a run touching the block end is cut; such
+        // clusters are measured exactly below).
+        let nd1 = d >> 1;
+        let ns1 = s >> 1;
+        let nd2 = d >> 2;
+        let bridge = (s & pd1 & nd1) | (s & ns1 & pd1 & nd2) | (s & ps1 & pd2 & nd1);
+        let c = d | bridge;
+        while starts != 0 {
+            let k = starts.trailing_zeros() as usize;
+            starts &= starts - 1;
+            let start = i + k;
+            if start < skip_to {
+                continue;
+            }
+            let run = (!(c >> k)).trailing_zeros() as usize;
+            if k + run + 3 < 64 && run + 3 < CLUSTER_CAP {
+                let span = if run >= 64 {
+                    u64::MAX
+                } else {
+                    ((1u64 << run) - 1) << k
+                };
+                let digits = (d & span).count_ones();
+                if !t.wants(hay, start, digits) {
+                    continue;
+                }
+            }
+            let cl = measure(hay, start, limit.min(start + CLUSTER_CAP));
+            if t.wants(hay, start, cl.digits) {
+                f(cl);
+            }
+            skip_to = cl.end;
+        }
+        i += 64;
+    }
+    let mut i = i.max(skip_to);
     while i < to {
         i = next_digit(hay, i, to);
         if i >= to {
@@ -156,7 +277,7 @@ pub(crate) fn clusters(
         }
         if starts_cluster(hay, i) {
             let c = measure(hay, i, limit.min(i + CLUSTER_CAP));
-            if c.digits >= min_digits {
+            if t.wants(hay, i, c.digits) {
                 f(c);
             }
             i = c.end.max(i + 1);
@@ -172,10 +293,18 @@ pub(crate) fn clusters(
 mod tests {
     use super::*;
 
+    fn any() -> Threshold {
+        Threshold {
+            min_digits: 1,
+            min_after: 1,
+            after: [false; 256],
+        }
+    }
+
     fn all(text: &str) -> Vec<(String, u32)> {
         let hay = text.as_bytes();
         let mut out = Vec::new();
-        clusters(hay, 0, hay.len(), hay.len(), 1, |c| {
+        clusters(hay, 0, hay.len(), hay.len(), &any(), |c| {
             out.push((text[c.start..c.end].to_string(), c.digits))
         });
         out
@@ -197,12 +326,48 @@ mod tests {
     fn group_counts_cover_whole_group_runs() {
         let hay = b"123-45-6789";
         let mut got = None;
-        clusters(hay, 0, hay.len(), hay.len(), 1, |c| got = Some(c));
+        clusters(hay, 0, hay.len(), hay.len(), &any(), |c| got = Some(c));
         let c = got.unwrap();
         for n in [3, 2, 4, 5, 6, 9] {
             assert!(c.group_counts & (1 << n) != 0, "{n}");
         }
         assert_eq!(c.group_counts & (1 << 7), 0);
+    }
+
+    #[test]
+    fn block_masks_agree_with_the_byte_loop() {
+        let mut text = String::new();
+        for i in 0..400u32 {
+            let n = i.wrapping_mul(2654435761) % 100000;
+            let sep = ["-", " ", "  ", "   ", ".", ",", "(", ") ", "x", "/"][(i % 10) as usize];
+            text.push_str(&format!("{n}{sep}"));
+        }
+        let hay = text.as_bytes();
+        for min in [1, 3, 6, 9] {
+            let t = Threshold {
+                min_digits: min,
+                min_after: min,
+                after: [false; 256],
+            };
+            let mut fast = Vec::new();
+            clusters(hay, 0, hay.len(), hay.len(), &t, |c| {
+                fast.push((c.start, c.end, c.digits))
+            });
+            let mut slow = Vec::new();
+            let mut i = 0;
+            while i < hay.len() {
+                if hay[i].is_ascii_digit() && starts_cluster(hay, i) {
+                    let c = measure(hay, i, hay.len().min(i + CLUSTER_CAP));
+                    if c.digits >= min {
+                        slow.push((c.start, c.end, c.digits));
+                    }
+                    i = c.end;
+                } else {
+                    i += 1;
+                }
+            }
+            assert_eq!(fast, slow, "min {min}");
+        }
     }
 
     #[test]

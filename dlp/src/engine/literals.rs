@@ -65,79 +65,6 @@ impl Finder {
     }
 }
 
-/// Case-sensitive literals, each with the patterns it triggers (including the
-/// patterns of every literal that is a prefix of it).
-pub(crate) struct LiteralSet {
-    finder: Finder,
-    /// Per literal: (pattern index, literal length) pairs to verify.
-    pub targets: Vec<Vec<(u32, u32)>>,
-    pub max_len: usize,
-}
-
-impl LiteralSet {
-    /// Builds from (literal, pattern) pairs.
-    pub fn new(pairs: &[(Vec<u8>, u32)]) -> Option<LiteralSet> {
-        let mut lits: Vec<Vec<u8>> = pairs.iter().map(|(l, _)| l.clone()).collect();
-        lits.sort();
-        lits.dedup();
-        if lits.is_empty() {
-            return None;
-        }
-        let targets = lits
-            .iter()
-            .map(|lit| {
-                let mut t: Vec<(u32, u32)> = pairs
-                    .iter()
-                    .filter(|(l, _)| lit.starts_with(l))
-                    .map(|(l, p)| (*p, l.len() as u32))
-                    .collect();
-                t.sort_unstable();
-                t.dedup_by_key(|x| x.0);
-                t
-            })
-            .collect();
-        let max_len = lits.iter().map(Vec::len).max().unwrap_or(0);
-        Some(LiteralSet {
-            finder: Finder::new(&lits)?,
-            targets,
-            max_len,
-        })
-    }
-
-    /// Calls `f(position, literal index)` for every literal start in
-    /// `[from, to)`; literals may extend to `limit`.
-    #[inline]
-    pub fn for_each(
-        &self,
-        hay: &[u8],
-        from: usize,
-        to: usize,
-        limit: usize,
-        mut f: impl FnMut(usize, usize),
-    ) {
-        let mut at = from;
-        while let Some((p, lit)) = self.finder.next(hay, at, limit) {
-            if p >= to {
-                break;
-            }
-            f(p, lit);
-            at = p + 1;
-        }
-    }
-}
-
-/// ASCII case-insensitive literals.
-pub(crate) struct CiLiteralSet {
-    finder: Finder,
-    /// Lower-cased literals.
-    pub literals: Vec<Vec<u8>>,
-    /// Per literal: pattern indexes to verify.
-    pub targets: Vec<Vec<u32>>,
-    /// Literal indexes by lower-cased first byte.
-    by_first: Vec<Vec<u32>>,
-    pub max_len: usize,
-}
-
 const VARIANT_PREFIX: usize = 3;
 
 /// The lower-case, upper-case and capitalised forms of `prefix` (three
@@ -156,51 +83,126 @@ fn variants(prefix: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-impl CiLiteralSet {
-    /// Builds from (literal, pattern) pairs.
-    pub fn new(pairs: &[(Vec<u8>, u32)]) -> Option<CiLiteralSet> {
-        let mut literals: Vec<Vec<u8>> =
-            pairs.iter().map(|(l, _)| l.to_ascii_lowercase()).collect();
-        literals.sort();
-        literals.dedup();
-        if literals.is_empty() {
-            return None;
-        }
-        let targets: Vec<Vec<u32>> = literals
+/// Every trigger literal, case-sensitive and ASCII case-insensitive, found
+/// in one SIMD pass: Teddy searches the literals' prefixes (shortened until
+/// at most 64 remain, and the lower-case, upper-case and capitalised forms
+/// of case-insensitive literals' first three bytes), and each hit is
+/// confirmed against the full literals starting with that byte.
+pub(crate) struct LiteralTriggers {
+    /// One finder for both kinds when their prefixes fit Teddy's sweet spot
+    /// (64), else one per kind (case-sensitive first).
+    finders: Vec<(Finder, Kinds)>,
+    /// Case-sensitive literals and the patterns each triggers.
+    cs: Vec<(Vec<u8>, Vec<u32>)>,
+    /// Lower-cased case-insensitive literals and their patterns.
+    ci: Vec<(Vec<u8>, Vec<u32>)>,
+    cs_by_first: Vec<Vec<u32>>,
+    ci_by_first: Vec<Vec<u32>>,
+    pub max_len: usize,
+}
+
+/// Which literal lists a finder's hits are confirmed against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kinds {
+    Both,
+    Sensitive,
+    Insensitive,
+}
+
+fn shortened(cs: &[(Vec<u8>, Vec<u32>)], extra: &[Vec<u8>], budget: usize) -> Vec<Vec<u8>> {
+    let mut prefixes = Vec::new();
+    for keep in (VARIANT_PREFIX..=8).rev() {
+        prefixes = cs
             .iter()
-            .map(|lit| {
-                let mut t: Vec<u32> = pairs
-                    .iter()
-                    .filter(|(l, _)| l.to_ascii_lowercase() == *lit)
-                    .map(|(_, p)| *p)
-                    .collect();
-                t.sort_unstable();
-                t.dedup();
-                t
-            })
-            .collect();
-        let mut prefixes: Vec<Vec<u8>> = literals
-            .iter()
-            .flat_map(|l| variants(&l[..l.len().min(VARIANT_PREFIX)]))
+            .map(|(l, _)| l[..l.len().min(keep)].to_vec())
+            .chain(extra.iter().cloned())
             .collect();
         prefixes.sort();
         prefixes.dedup();
-        let mut by_first = vec![Vec::new(); 256];
-        for (i, l) in literals.iter().enumerate() {
-            by_first[usize::from(l[0])].push(i as u32);
+        if prefixes.len() <= budget {
+            break;
         }
-        let max_len = literals.iter().map(Vec::len).max().unwrap_or(0);
-        Some(CiLiteralSet {
-            finder: Finder::new(&prefixes)?,
-            literals,
-            targets,
-            by_first,
+    }
+    prefixes
+}
+
+fn group(pairs: &[(Vec<u8>, u32)], lower: bool) -> Vec<(Vec<u8>, Vec<u32>)> {
+    let mut out: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
+    for (lit, p) in pairs {
+        let lit = if lower {
+            lit.to_ascii_lowercase()
+        } else {
+            lit.clone()
+        };
+        match out.iter_mut().find(|(l, _)| *l == lit) {
+            Some((_, ps)) => {
+                if !ps.contains(p) {
+                    ps.push(*p);
+                }
+            }
+            None => out.push((lit, vec![*p])),
+        }
+    }
+    out.sort();
+    out
+}
+
+impl LiteralTriggers {
+    /// Builds from case-sensitive and case-insensitive (literal, pattern)
+    /// pairs; `None` when both are empty.
+    pub fn new(
+        cs_pairs: &[(Vec<u8>, u32)],
+        ci_pairs: &[(Vec<u8>, u32)],
+    ) -> Option<LiteralTriggers> {
+        let cs = group(cs_pairs, false);
+        let ci = group(ci_pairs, true);
+        if cs.is_empty() && ci.is_empty() {
+            return None;
+        }
+        let mut ci_prefixes: Vec<Vec<u8>> = ci
+            .iter()
+            .flat_map(|(l, _)| variants(&l[..l.len().min(VARIANT_PREFIX)]))
+            .collect();
+        ci_prefixes.sort();
+        ci_prefixes.dedup();
+        let both = shortened(&cs, &ci_prefixes, 64);
+        let mut finders = Vec::new();
+        if both.len() <= 64 {
+            finders.push((Finder::new(&both)?, Kinds::Both));
+        } else {
+            if !cs.is_empty() {
+                finders.push((Finder::new(&shortened(&cs, &[], 64))?, Kinds::Sensitive));
+            }
+            if !ci_prefixes.is_empty() {
+                finders.push((Finder::new(&ci_prefixes)?, Kinds::Insensitive));
+            }
+        }
+        let mut cs_by_first = vec![Vec::new(); 256];
+        for (i, (l, _)) in cs.iter().enumerate() {
+            cs_by_first[usize::from(l[0])].push(i as u32);
+        }
+        let mut ci_by_first = vec![Vec::new(); 256];
+        for (i, (l, _)) in ci.iter().enumerate() {
+            ci_by_first[usize::from(l[0])].push(i as u32);
+        }
+        let max_len = cs
+            .iter()
+            .chain(&ci)
+            .map(|(l, _)| l.len())
+            .max()
+            .unwrap_or(0);
+        Some(LiteralTriggers {
+            finders,
+            cs,
+            ci,
+            cs_by_first,
+            ci_by_first,
             max_len,
         })
     }
 
-    /// Calls `f(position, literal index)` for every occurrence of a literal
-    /// starting in `[from, to)`; literals may extend to `limit`.
+    /// Calls `f(position, literal length, patterns)` for every literal
+    /// occurrence starting in `[from, to)`; literals may extend to `limit`.
     #[inline]
     pub fn for_each(
         &self,
@@ -208,21 +210,33 @@ impl CiLiteralSet {
         from: usize,
         to: usize,
         limit: usize,
-        mut f: impl FnMut(usize, usize),
+        mut f: impl FnMut(usize, usize, &[u32]),
     ) {
-        let mut at = from;
-        while let Some((p, _)) = self.finder.next(hay, at, limit) {
-            if p >= to {
-                break;
-            }
-            let first = usize::from(hay[p].to_ascii_lowercase());
-            for &li in &self.by_first[first] {
-                let lit = &self.literals[li as usize];
-                if p + lit.len() <= limit && hay[p..p + lit.len()].eq_ignore_ascii_case(lit) {
-                    f(p, li as usize);
+        for (finder, kinds) in &self.finders {
+            let mut at = from;
+            while let Some((p, _)) = finder.next(hay, at, limit) {
+                if p >= to {
+                    break;
                 }
+                let rest = &hay[p..limit];
+                if *kinds != Kinds::Insensitive {
+                    for &li in &self.cs_by_first[usize::from(hay[p])] {
+                        let (lit, pats) = &self.cs[li as usize];
+                        if rest.starts_with(lit) {
+                            f(p, lit.len(), pats);
+                        }
+                    }
+                }
+                if *kinds != Kinds::Sensitive {
+                    for &li in &self.ci_by_first[usize::from(hay[p].to_ascii_lowercase())] {
+                        let (lit, pats) = &self.ci[li as usize];
+                        if rest.len() >= lit.len() && rest[..lit.len()].eq_ignore_ascii_case(lit) {
+                            f(p, lit.len(), pats);
+                        }
+                    }
+                }
+                at = p + 1;
             }
-            at = p + 1;
         }
     }
 }
@@ -231,25 +245,40 @@ impl CiLiteralSet {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_start_position_is_reported_with_prefix_closure() {
-        let set = LiteralSet::new(&[(b"sk-".to_vec(), 0), (b"sk-ant-".to_vec(), 1)]).unwrap();
-        let hay = b"x sk-ant-abc sk-z";
-        let mut hits = Vec::new();
-        set.for_each(hay, 0, hay.len(), hay.len(), |p, l| {
-            hits.push((p, set.targets[l].clone()))
+    fn hits(t: &LiteralTriggers, hay: &[u8]) -> Vec<(usize, usize, Vec<u32>)> {
+        let mut out = Vec::new();
+        t.for_each(hay, 0, hay.len(), hay.len(), |p, len, pats| {
+            out.push((p, len, pats.to_vec()))
         });
-        assert_eq!(hits, vec![(2, vec![(0, 3), (1, 7)]), (13, vec![(0, 3)])]);
+        out
     }
 
     #[test]
-    fn case_insensitive_literals_match_any_case() {
-        let set = CiLiteralSet::new(&[(b"password".to_vec(), 0), (b"pwd".to_vec(), 1)]).unwrap();
-        let hay = b"PassWord=1 PWD=2 passw";
-        let mut hits = Vec::new();
-        set.for_each(hay, 0, hay.len(), hay.len(), |p, l| {
-            hits.push((p, set.targets[l].clone()))
-        });
-        assert_eq!(hits, vec![(0, vec![0]), (11, vec![1])]);
+    fn every_literal_at_every_position_is_reported() {
+        let t = LiteralTriggers::new(
+            &[(b"sk-".to_vec(), 0), (b"sk-ant-".to_vec(), 1)],
+            &[(b"password".to_vec(), 2), (b"pwd".to_vec(), 3)],
+        )
+        .unwrap();
+        assert_eq!(
+            hits(&t, b"x sk-ant-abc sk-z PassWord=1 PWD=2 passw"),
+            vec![
+                (2, 3, vec![0]),
+                (2, 7, vec![1]),
+                (13, 3, vec![0]),
+                (18, 8, vec![2]),
+                (29, 3, vec![3])
+            ]
+        );
+    }
+
+    #[test]
+    fn many_literals_are_shortened_to_shared_prefixes() {
+        let cs: Vec<(Vec<u8>, u32)> = (0..200)
+            .map(|i| (format!("CUST{i}X-").into_bytes(), i))
+            .collect();
+        let t = LiteralTriggers::new(&cs, &[]).unwrap();
+        assert!(matches!(t.finders[0].0, Finder::Packed(_)));
+        assert_eq!(hits(&t, b"a CUST17X-b"), vec![(2, 8, vec![17])]);
     }
 }

@@ -123,13 +123,12 @@ pub(crate) struct PatternMeta {
 pub(crate) struct Inner {
     rules: Vec<RuleMeta>,
     patterns: Vec<PatternMeta>,
-    literals: Option<literals::LiteralSet>,
-    ci_literals: Option<literals::CiLiteralSet>,
+    literals: Option<literals::LiteralTriggers>,
     anchors: Vec<(u8, Vec<u32>)>,
     /// Digit-triggered patterns by cluster digit count (0..=63) that could
     /// match in such a cluster.
     digit_table: Vec<Vec<u32>>,
-    digit_min: u32,
+    digit_threshold: Option<digits::Threshold>,
     scans: Vec<u32>,
     dictionary: Option<dictionary::Dictionary>,
     lookbehind: usize,

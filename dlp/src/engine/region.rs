@@ -78,16 +78,8 @@ pub(crate) fn process(inner: &Inner, st: &mut Matcher, r: &Region<'_>, out: &mut
     }
     let limit = r.hay.len();
     if let Some(lits) = &inner.literals {
-        lits.for_each(r.hay, r.from, r.to, limit, |p, li| {
-            for &(pi, len) in &lits.targets[li] {
-                candidate(inner, st, r, pi as usize, p, len as usize, out);
-            }
-        });
-    }
-    if let Some(lits) = &inner.ci_literals {
-        lits.for_each(r.hay, r.from, r.to, limit, |p, li| {
-            let len = lits.literals[li].len();
-            for &pi in &lits.targets[li] {
+        lits.for_each(r.hay, r.from, r.to, limit, |p, len, pats| {
+            for &pi in pats {
                 candidate(inner, st, r, pi as usize, p, len, out);
             }
         });
@@ -99,8 +91,8 @@ pub(crate) fn process(inner: &Inner, st: &mut Matcher, r: &Region<'_>, out: &mut
             }
         }
     }
-    if inner.digit_min < 64 {
-        digits::clusters(r.hay, r.from, r.to, limit, inner.digit_min, |c| {
+    if let Some(t) = &inner.digit_threshold {
+        digits::clusters(r.hay, r.from, r.to, limit, t, |c| {
             for &pi in &inner.digit_table[c.digits.min(63) as usize] {
                 cluster_candidate(inner, st, r, pi as usize, &c, out);
             }
