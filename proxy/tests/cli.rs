@@ -87,6 +87,113 @@ fn config_check_names_file_line_and_field() {
 }
 
 #[test]
+fn dlp_scan_and_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("leak.txt.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"pay with 4111 1111 1111 1111 today\n").unwrap();
+    std::fs::write(&input, gz.finish().unwrap()).unwrap();
+    let out = portcullis()
+        .args(["dlp", "scan"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["rule"], "card-visa");
+    assert_eq!(line["start"], 9);
+    assert_eq!(line["excerpt"], "4111***********1111");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("4111 1111 1111 1111"));
+
+    let out = portcullis().args(["dlp", "rules"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).lines().count() >= 40);
+    let bad = dir.path().join("rules.yaml");
+    std::fs::write(&bad, "rules:\n  - id: open-ended\n    name: x\n    category: custom\n    patterns: [{regex: 'a.*b'}]\n").unwrap();
+    let out = portcullis()
+        .args(["dlp", "rules", "--rules"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rules.yaml") && err.contains("open-ended"),
+        "{err}"
+    );
+}
+
+#[test]
+fn classify_and_policy_commands() {
+    let out = portcullis()
+        .args([
+            "classify",
+            "--method",
+            "POST",
+            "https://chatgpt.com/backend-api/files",
+            "https://shadow-saas.example.io/",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["app_id"], "chatgpt");
+    assert_eq!(lines[0]["activity"], "upload");
+    assert_eq!(lines[1]["app_id"], "unknown");
+    assert_eq!(lines[1]["registrable_domain"], "example.io");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("p.yaml");
+    std::fs::write(
+        &bad,
+        "rules:\n  - id: r1\n    when: {category: not_a_category}\n    action: block\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("p.yaml:"),
+        "{out:?}"
+    );
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/examples");
+    let out = portcullis()
+        .args(["policy", "check", &format!("{examples}/policy.yaml")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = portcullis()
+        .args(["policy", "test", &format!("{examples}/policy.tests.yaml")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" passed, 0 failed"));
+}
+
+#[test]
 fn unfilled_commands_say_so() {
     let out = portcullis().args(["report", "shadow-it"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

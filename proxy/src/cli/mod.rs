@@ -3,6 +3,8 @@
 
 mod ca;
 mod config_check;
+mod dlp;
+mod policy;
 mod run;
 
 use std::net::SocketAddr;
@@ -167,10 +169,24 @@ pub fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file, config },
         } => config_check::check(file.as_deref().or(config.config.as_deref())),
-        Command::Dlp { .. }
-        | Command::Classify { .. }
-        | Command::Policy { .. }
-        | Command::Report { .. } => {
+        Command::Dlp {
+            command: DlpCommand::Scan { rules, paths },
+        } => dlp::scan(rules.as_deref(), &paths),
+        Command::Dlp {
+            command: DlpCommand::Rules { rules },
+        } => dlp::rules(rules.as_deref()),
+        Command::Classify {
+            catalog,
+            method,
+            urls,
+        } => policy::classify(catalog.as_deref(), &method, &urls),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => policy::check(&file),
+        Command::Policy {
+            command: PolicyCommand::Test { file },
+        } => policy::test(&file),
+        Command::Report { .. } => {
             eprintln!("portcullis: not implemented yet");
             return ExitCode::from(2);
         }
