@@ -10,9 +10,16 @@ use policy::Classifier;
 fn big_classifier() -> Classifier {
     let mut catalog = Catalog::builtin().expect("built-in catalogue");
     for i in 0..20_000 {
-        let domains = (0..5).map(|j| format!("svc{i}-{j}.bench-saas{}.com", i % 97)).collect();
+        let domains = (0..5)
+            .map(|j| format!("svc{i}-{j}.bench-saas{}.com", i % 97))
+            .collect();
         catalog
-            .add_app(App::new(&format!("bench-{i}"), "Bench", Category::Productivity, domains))
+            .add_app(App::new(
+                &format!("bench-{i}"),
+                "Bench",
+                Category::Productivity,
+                domains,
+            ))
             .expect("valid app");
     }
     Classifier::new(catalog).expect("catalogue compiles")
@@ -20,7 +27,12 @@ fn big_classifier() -> Classifier {
 
 fn bench(c: &mut Criterion) {
     let classifier = big_classifier();
-    let domain_count: usize = classifier.catalog().apps().iter().map(|a| a.domains.len() + a.hosts.len()).sum();
+    let domain_count: usize = classifier
+        .catalog()
+        .apps()
+        .iter()
+        .map(|a| a.domains.len() + a.hosts.len())
+        .sum();
     assert!(domain_count >= 100_000, "{domain_count}");
     let mut g = c.benchmark_group("classify_lookup");
     let cases = [
@@ -30,7 +42,9 @@ fn bench(c: &mut Criterion) {
         ("mixed_case_with_port", "WWW.Dropbox.COM:443"),
     ];
     for (name, host) in cases {
-        g.bench_function(name, |b| b.iter(|| black_box(classifier.lookup_host(black_box(host))).is_some()));
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(classifier.lookup_host(black_box(host))).is_some())
+        });
     }
     g.bench_function("classify_host_facts", |b| {
         b.iter(|| black_box(classifier.classify_host(black_box("contoso.sharepoint.com"))))
@@ -44,6 +58,8 @@ fn bench(c: &mut Criterion) {
         };
         b.iter(|| black_box(classifier.classify(black_box(&req))))
     });
+    g.sample_size(10);
+    g.bench_function("load_builtin_catalogue", |b| b.iter(|| black_box(Classifier::builtin().is_ok())));
     g.finish();
 }
 
