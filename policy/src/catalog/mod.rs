@@ -113,8 +113,14 @@ impl Catalog {
         statuses.sort_by_key(|(id, _)| id.span().start().map(|m| (m.line(), m.column())));
         for (id, status) in statuses {
             let location = span_location(origin, id.span());
-            self.set_status(id.as_str(), status)
-                .map_err(|message| PolicyError::invalid(location, "status", message))?;
+            if !self.contains(id.as_str()) {
+                return Err(PolicyError::invalid(
+                    location,
+                    "status",
+                    format!("unknown app `{}`", id.as_str()),
+                ));
+            }
+            self.set_status(id.as_str(), status)?;
         }
         Ok(())
     }
@@ -139,9 +145,13 @@ impl Catalog {
     }
 
     /// Sets an app's status. Fails if no app has that id.
-    pub fn set_status(&mut self, id: &str, status: AppStatus) -> Result<(), String> {
+    pub fn set_status(&mut self, id: &str, status: AppStatus) -> Result<(), PolicyError> {
         if !self.by_id.contains_key(id) {
-            return Err(format!("unknown app `{id}`"));
+            return Err(PolicyError::invalid(
+                Location::origin("status"),
+                "status",
+                format!("unknown app `{id}`"),
+            ));
         }
         self.status.insert(id.to_owned(), status);
         Ok(())

@@ -130,10 +130,14 @@ impl Zone {
     }
 
     /// An IANA zone such as `Europe/Berlin` or `Asia/Seoul`, or `UTC`.
-    pub fn named(name: &str) -> Result<Self, String> {
-        jiff::tz::TimeZone::get(name)
-            .map(Self)
-            .map_err(|e| format!("unknown time zone `{name}`: {e}"))
+    pub fn named(name: &str) -> Result<Self, crate::error::PolicyError> {
+        jiff::tz::TimeZone::get(name).map(Self).map_err(|e| {
+            crate::error::PolicyError::invalid(
+                crate::error::Location::origin("time zone"),
+                "timezone",
+                format!("unknown time zone `{name}`: {e}"),
+            )
+        })
     }
 
     /// The local time in this zone at `unix_secs` (seconds since the epoch).
