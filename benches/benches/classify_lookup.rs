@@ -59,7 +59,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(classifier.classify(black_box(&req))))
     });
     g.sample_size(10);
-    g.bench_function("load_builtin_catalogue", |b| b.iter(|| black_box(Classifier::builtin().is_ok())));
+    g.bench_function("load_builtin_catalogue", |b| {
+        b.iter(|| black_box(Classifier::builtin().is_ok()))
+    });
     g.finish();
 }
 

@@ -33,7 +33,16 @@ fn thousand_rules(classifier: &Classifier) -> String {
         .ok();
         n += 1;
     }
-    let categories = ["file_sharing", "storage", "generative_ai", "social", "messaging", "email", "crm", "hr"];
+    let categories = [
+        "file_sharing",
+        "storage",
+        "generative_ai",
+        "social",
+        "messaging",
+        "email",
+        "crm",
+        "hr",
+    ];
     for i in 0..130 {
         let cat = categories[i % categories.len()];
         writeln!(
@@ -60,7 +69,8 @@ fn thousand_rules(classifier: &Classifier) -> String {
 fn bench(c: &mut Criterion) {
     let classifier = Classifier::builtin().expect("catalogue");
     let text = thousand_rules(&classifier);
-    let (policy, _warnings) = Policy::parse(&text, "bench.yaml", classifier.catalog()).expect("policy compiles");
+    let (policy, _warnings) =
+        Policy::parse(&text, "bench.yaml", classifier.catalog()).expect("policy compiles");
     assert_eq!(policy.rules().len(), 1000);
 
     // alice uploads to Box from a managed device in the US: Box's app rule,
@@ -72,25 +82,39 @@ fn bench(c: &mut Criterion) {
     ctx.device.managed = true;
     ctx.network.client_country = Some("US".into());
     ctx.network.client_ip = Some("192.0.2.10".parse().expect("ip"));
-    classifier.fill_request(&mut ctx, &RequestInfo { method: "POST", host: "upload.box.com", path: "/api/2.0/files/content", headers: &NoHeaders });
+    classifier.fill_request(
+        &mut ctx,
+        &RequestInfo {
+            method: "POST",
+            host: "upload.box.com",
+            path: "/api/2.0/files/content",
+            headers: &NoHeaders,
+        },
+    );
     let d = policy.evaluate(&ctx, Phase::Request);
     assert_eq!(d.rule_label(), "default");
 
     let mut unknown = classifier.context_for_host("files.unknown-vendor.example.net");
     unknown.identity = ctx.identity.clone();
     unknown.network = ctx.network.clone();
-    assert_eq!(policy.evaluate(&unknown, Phase::Connect).rule_label(), "default");
+    assert_eq!(
+        policy.evaluate(&unknown, Phase::Connect).rule_label(),
+        "default"
+    );
 
     let mut g = c.benchmark_group("policy_eval");
     g.bench_function("evaluate_1000_rules_fallthrough_request", |b| {
         b.iter(|| black_box(policy.evaluate(black_box(&ctx), Phase::Request)))
     });
-    g.bench_function("evaluate_1000_rules_fallthrough_connect_unknown_host", |b| {
-        b.iter(|| black_box(policy.evaluate(black_box(&unknown), Phase::Connect)))
-    });
+    g.bench_function(
+        "evaluate_1000_rules_fallthrough_connect_unknown_host",
+        |b| b.iter(|| black_box(policy.evaluate(black_box(&unknown), Phase::Connect))),
+    );
     g.sample_size(20);
     g.bench_function("compile_1000_rules", |b| {
-        b.iter(|| black_box(Policy::parse(black_box(&text), "bench.yaml", classifier.catalog()).is_ok()))
+        b.iter(|| {
+            black_box(Policy::parse(black_box(&text), "bench.yaml", classifier.catalog()).is_ok())
+        })
     });
     g.finish();
 }

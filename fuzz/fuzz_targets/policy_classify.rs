@@ -12,7 +12,9 @@ fn classifier() -> &'static Classifier {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut parts = text.splitn(3, '\n');
     let method = parts.next().unwrap_or("GET");
     let url = parts.next().unwrap_or("");

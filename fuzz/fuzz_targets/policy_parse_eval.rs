@@ -19,7 +19,11 @@ fn contexts(c: &Classifier) -> Vec<Context> {
     let mut out = Vec::new();
     for (host, method, path) in [
         ("content.dropboxapi.com", "POST", "/2/files/upload"),
-        ("contoso.sharepoint.com", "GET", "/_layouts/15/download.aspx"),
+        (
+            "contoso.sharepoint.com",
+            "GET",
+            "/_layouts/15/download.aspx",
+        ),
         ("unknown.example.net", "GET", "/"),
         ("www.chase.com", "GET", "/"),
     ] {
@@ -27,17 +31,35 @@ fn contexts(c: &Classifier) -> Vec<Context> {
         ctx.identity.user = Some("alice".into());
         ctx.identity.groups = vec!["eng".into()];
         ctx.network.client_ip = Some("10.1.2.3".parse().expect("ip"));
-        c.fill_request(&mut ctx, &RequestInfo { method, host, path, headers: &NoHeaders });
-        ctx.dlp = Some(DlpVerdict { hits: vec![DlpHit { rule_id: "credit-card".into(), category: "pci".into(), count: 1 }] });
+        c.fill_request(
+            &mut ctx,
+            &RequestInfo {
+                method,
+                host,
+                path,
+                headers: &NoHeaders,
+            },
+        );
+        ctx.dlp = Some(DlpVerdict {
+            hits: vec![DlpHit {
+                rule_id: "credit-card".into(),
+                category: "pci".into(),
+                count: 1,
+            }],
+        });
         out.push(ctx);
     }
     out
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let c = classifier();
-    let Ok((policy, _warnings)) = Policy::parse(text, "fuzz.yaml", c.catalog()) else { return };
+    let Ok((policy, _warnings)) = Policy::parse(text, "fuzz.yaml", c.catalog()) else {
+        return;
+    };
     for ctx in contexts(c) {
         for phase in [Phase::Connect, Phase::Request, Phase::AfterDlp] {
             let d = policy.evaluate(&ctx, phase);
