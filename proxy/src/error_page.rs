@@ -1,5 +1,6 @@
-//! The proxy's own responses: error pages naming the reason and the request
-//! id, as HTML for browsers and plain text for everything else.
+//! The proxy's own responses: error and block pages naming the reason and
+//! the request id (the access record's reference), as HTML for browsers and
+//! JSON for API clients.
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
@@ -20,6 +21,18 @@ pub fn render(
     request_id: &str,
     wants_html: bool,
 ) -> Response<ProxyBody> {
+    render_block(status, reason, detail, None, request_id, wants_html)
+}
+
+/// Like [`render`], naming the app the request was for when known.
+pub fn render_block(
+    status: u16,
+    reason: &str,
+    detail: &str,
+    app: Option<&str>,
+    request_id: &str,
+    wants_html: bool,
+) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     let title = format!(
         "{} {}",
@@ -27,10 +40,14 @@ pub fn render(
         status.canonical_reason().unwrap_or("Error")
     );
     let (body, content_type) = if wants_html {
+        let app_line = app
+            .filter(|a| *a != "unknown")
+            .map(|a| format!("<p>Application: {}</p>", escape(a)))
+            .unwrap_or_default();
         (
             format!(
                 "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-                 <body><h1>{t}</h1><p>{r}</p><p>{d}</p>\
+                 <body><h1>{t}</h1><p>{r}</p>{app_line}<p>{d}</p>\
                  <p><small>Portcullis reference: {id}</small></p></body></html>\n",
                 t = escape(&title),
                 r = escape(reason),
@@ -40,10 +57,14 @@ pub fn render(
             "text/html; charset=utf-8",
         )
     } else {
-        (
-            format!("{title}\n{reason}: {detail}\nPortcullis reference: {request_id}\n"),
-            "text/plain; charset=utf-8",
-        )
+        let json = serde_json::json!({
+            "error": reason,
+            "detail": detail,
+            "status": status.as_u16(),
+            "app": app,
+            "reference": request_id,
+        });
+        (format!("{json}\n"), "application/json")
     };
     let mut response = Response::new(full(Bytes::from(body)));
     *response.status_mut() = status;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error_page;
 pub mod hostmatch;
+pub mod inspect;
 pub mod intercept;
 pub mod listen;
 pub mod metrics;

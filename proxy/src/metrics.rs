@@ -55,6 +55,19 @@ pub struct Metrics {
     pub bytes: Family<DirectionLabels, Counter>,
     /// Access records dropped because the log writer fell behind.
     pub records_dropped: Counter,
+    /// DLP incidents recorded.
+    pub dlp_incidents: Counter,
+    /// Policy decisions, by phase and action.
+    pub decisions: Family<DecisionLabels, Counter>,
+}
+
+/// Labels of `portcullis_decisions`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// `connect`, `request` or `after_dlp`.
+    pub phase: &'static str,
+    /// The action.
+    pub action: &'static str,
 }
 
 impl Metrics {
@@ -97,6 +110,16 @@ impl Metrics {
             "Access records dropped because the writer fell behind",
             self.records_dropped.clone(),
         );
+        registry.register(
+            "dlp_incidents",
+            "DLP incidents recorded",
+            self.dlp_incidents.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Policy decisions by phase and action",
+            self.decisions.clone(),
+        );
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -107,6 +130,13 @@ impl Metrics {
     pub fn request(&self, mode: &'static str, status: u16) {
         self.requests
             .get_or_create(&RequestLabels { mode, status })
+            .inc();
+    }
+
+    /// Counts a policy decision.
+    pub fn decision(&self, phase: &'static str, action: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels { phase, action })
             .inc();
     }
 

@@ -120,6 +120,7 @@ impl Server {
             let _ = worker.await;
         }
         self.state.access.finish();
+        self.state.incidents.finish();
     }
 }
 

@@ -32,6 +32,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Policy, catalogue, geo or DLP rules could not be loaded.
+    #[error(transparent)]
+    Inspect(#[from] crate::inspect::InspectError),
     /// Proxy authentication could not be set up.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
@@ -58,6 +61,10 @@ pub struct ProxyState {
     pub access: RecordSink,
     /// Proxy authentication and identity headers.
     pub auth: crate::auth::Authenticator,
+    /// Classification, policy, geo and DLP.
+    pub inspect: crate::inspect::Inspector,
+    /// The DLP incident log.
+    pub incidents: RecordSink,
     /// True once every listener is bound.
     pub ready: AtomicBool,
     /// Cancelled when the proxy shuts down.
@@ -128,8 +135,21 @@ impl ProxyState {
             }
         })?;
         let auth = crate::auth::Authenticator::new(&config.identity)?;
+        let inspect = crate::inspect::Inspector::load(&config)?;
+        let incidents =
+            RecordSink::open(&config.log.incidents, metrics.clone()).map_err(|source| {
+                StartError::Log {
+                    path: match &config.log.incidents {
+                        crate::config::LogTarget::File(p) => p.clone(),
+                        _ => PathBuf::from("-"),
+                    },
+                    source,
+                }
+            })?;
         Ok(Arc::new(Self {
             auth,
+            inspect,
+            incidents,
             config,
             certs,
             upstream_tls,

@@ -102,6 +102,9 @@ impl Authenticator {
         let credentials = headers
             .get(http::header::PROXY_AUTHORIZATION)
             .and_then(|v| parse_basic(v.as_bytes()));
+        // Without a users file there is nothing to check credentials
+        // against: they are ignored (and never forwarded).
+        let credentials = credentials.filter(|_| self.users.is_some());
         let Some((user, password)) = credentials else {
             return if self.config.require {
                 Admission::Challenge

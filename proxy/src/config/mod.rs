@@ -41,6 +41,10 @@ pub struct Config {
     pub log: LogSection,
     /// Who is behind a connection.
     pub identity: IdentitySection,
+    /// App catalogue, policy and geo.
+    pub policy: PolicySection,
+    /// Inline data-loss prevention.
+    pub dlp: DlpSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.
@@ -304,6 +308,9 @@ impl<'de> Deserialize<'de> for LogTarget {
 pub struct LogSection {
     /// Access log (JSON lines): `"stdout"` (default), `"off"` or a file path.
     pub access: LogTarget,
+    /// DLP incident log (JSON lines, `"record": "incident"`): `"stdout"`
+    /// (default), `"off"` or a file path. Never holds the matched values.
+    pub incidents: LogTarget,
     /// Operator diagnostics filter (tracing `EnvFilter` syntax), written to
     /// standard error. Default `"info"`; `RUST_LOG` overrides it.
     pub level: String,
@@ -313,6 +320,7 @@ impl Default for LogSection {
     fn default() -> Self {
         Self {
             access: LogTarget::Stdout,
+            incidents: LogTarget::Stdout,
             level: "info".into(),
         }
     }
@@ -382,6 +390,86 @@ impl Default for TrustedHeadersSection {
             sources: Vec::new(),
             user: "x-authenticated-user".into(),
             groups: "x-authenticated-groups".into(),
+        }
+    }
+}
+
+/// `[policy]`: what apps are, and what to do about them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySection {
+    /// Policy file (YAML, see the `policy` crate). Without one everything is
+    /// allowed and nothing is scanned.
+    pub file: Option<PathBuf>,
+    /// Catalogue files extending or overriding the built-in app catalogue.
+    pub catalog: Vec<PathBuf>,
+    /// App review statuses (sanctioned, tolerated, unsanctioned, unreviewed).
+    pub app_status: Option<PathBuf>,
+    /// MaxMind-format country database (GeoLite2-Country, DB-IP country).
+    pub geoip: Option<PathBuf>,
+    /// CIDR → country/site overrides (YAML).
+    pub geo_overrides: Option<PathBuf>,
+    /// IANA time zone for time-of-day conditions. Default `UTC`.
+    pub time_zone: String,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        Self {
+            file: None,
+            catalog: Vec::new(),
+            app_status: None,
+            geoip: None,
+            geo_overrides: None,
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+/// What to do with an upload larger than `dlp.hold_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OverLimit {
+    /// Refuse it (413): it cannot be scanned before it leaves. The default.
+    #[default]
+    Block,
+    /// Forward it unscanned beyond the limit and flag the record.
+    AllowFlag,
+}
+
+/// `[dlp]`: inline scanning of bodies the policy asks to scan.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DlpSection {
+    /// Rule file replacing the built-in pack.
+    pub rules: Option<PathBuf>,
+    /// Largest upload held for scanning before it is forwarded. Default 16 MiB.
+    pub hold_limit: u64,
+    /// Uploads over `hold_limit`: `"block"` (default) or `"allow_flag"`.
+    pub over_limit: OverLimit,
+    /// File of SHA-256 digests (hex, one per line, `#` comments) of files to block.
+    pub blocklist: Option<PathBuf>,
+    /// Most decoded bytes per body (decompression bomb bound). Default 256 MiB.
+    pub max_decoded_bytes: u64,
+    /// Most decoded bytes per encoded byte. Default 200.
+    pub max_ratio: u64,
+    /// Largest ZIP archive buffered to read its members. Default 32 MiB.
+    pub max_archive_bytes: usize,
+    /// Deepest archive nesting opened. Default 3.
+    pub max_depth: u32,
+}
+
+impl Default for DlpSection {
+    fn default() -> Self {
+        Self {
+            rules: None,
+            hold_limit: 16 * 1024 * 1024,
+            over_limit: OverLimit::Block,
+            blocklist: None,
+            max_decoded_bytes: 256 << 20,
+            max_ratio: 200,
+            max_archive_bytes: 32 << 20,
+            max_depth: 3,
         }
     }
 }

@@ -95,6 +95,11 @@ pub async fn serve_with_leaf<IO>(
             Mode::Intercepted,
         );
         record.request_id = tunnel.request_id.clone();
+        record.user = tunnel.user.clone();
+        record.app = tunnel.app.clone();
+        record.category = tunnel.category.clone();
+        record.rule = tunnel.rule.clone();
+        record.action = tunnel.action;
         let pending = PendingRecord::new(state_for_service.clone(), record);
         let html = crate::error_page::wants_html(req.headers());
         let mut response = refuse(pending, status, &reason, &detail, html);

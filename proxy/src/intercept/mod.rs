@@ -42,8 +42,24 @@ pub struct Connected {
     pub host: String,
     /// The CONNECT port.
     pub port: u16,
-    /// The TCP connection to the destination, already made.
-    pub upstream: TcpStream,
+    /// The TCP connection to the destination, already made (none when the
+    /// policy blocked the tunnel: the destination is never contacted).
+    pub upstream: Option<TcpStream>,
+    /// The connection's policy context.
+    pub context: policy::Context,
+    /// What the policy decided at CONNECT time.
+    pub decided: Decided,
+}
+
+/// The CONNECT-time policy decision.
+#[derive(Debug, Clone)]
+pub enum Decided {
+    /// Serve the block page inside a minted TLS session.
+    Block(policy::Decision),
+    /// Relay bytes without interception.
+    Bypass,
+    /// Intercept and decide per request.
+    Intercept,
 }
 
 /// Runs the tunnel over the client's upgraded connection until it ends.
@@ -61,6 +77,9 @@ where
         Mode::Tunnel,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    record.app = Some(tunnel.context.app.app_id.to_string());
+    record.category = tunnel.context.app.category.map(|c| c.as_str().to_owned());
+    record.registrable_domain = tunnel.context.app.registrable_domain.clone();
     let mut pending = PendingRecord::new(state.clone(), record);
     let mut first = vec![0u8; 4096];
     let timeout = state.config.limits.client_handshake_timeout;
@@ -84,10 +103,28 @@ where
     if client.first_byte() != Some(TLS_HANDSHAKE) {
         return non_tls(&state, client, tunnel, pending).await;
     }
-    if state.config.inspection.is_bypassed(&tunnel.host) {
-        return blind(&state, client, tunnel.upstream, pending).await;
+    let upstream = match (&tunnel.decided, tunnel.upstream) {
+        (Decided::Block(_), _) | (_, None) => {
+            let decision = match &tunnel.decided {
+                Decided::Block(d) => Some(d.clone()),
+                _ => None,
+            };
+            return blocked(&state, client, decision, pending).await;
+        }
+        (_, Some(upstream)) => upstream,
+    };
+    let tunnel = Connected {
+        upstream: None,
+        ..tunnel
+    };
+    if matches!(tunnel.decided, Decided::Bypass)
+        || state.config.inspection.is_bypassed(&tunnel.host)
+    {
+        let record = pending.record_mut();
+        record.action = Some("bypass");
+        return blind(&state, client, upstream, pending).await;
     }
-    intercept(state, client, tunnel, pending).await;
+    intercept(state, client, tunnel, upstream, pending).await;
 }
 
 async fn non_tls<IO>(
@@ -99,7 +136,18 @@ async fn non_tls<IO>(
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     match state.config.inspection.non_tls {
-        NonTls::Tunnel => blind(state, client, tunnel.upstream, pending).await,
+        NonTls::Tunnel
+            if tunnel.upstream.is_some() && !matches!(tunnel.decided, Decided::Block(_)) =>
+        {
+            if let Some(upstream) = tunnel.upstream {
+                blind(state, client, upstream, pending).await
+            }
+        }
+        NonTls::Tunnel => {
+            let _ = client.shutdown().await;
+            pending.set_status(403);
+            pending.fail("tunnel blocked by policy".into());
+        }
         NonTls::Block => {
             if client.looks_like_http() {
                 let page = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\
@@ -133,10 +181,56 @@ async fn blind<IO>(
     }
 }
 
+/// Serves the policy's block page inside a minted TLS session (browsers
+/// ignore the body of a failed CONNECT): the destination is never contacted.
+async fn blocked<IO>(
+    state: &Arc<ProxyState>,
+    client: Prefixed<IO>,
+    decision: Option<policy::Decision>,
+    mut pending: PendingRecord,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let timeout = state.config.limits.client_handshake_timeout;
+    let accept = LazyConfigAcceptor::new(Acceptor::default(), client);
+    let start = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return pending.fail(format!("invalid TLS ClientHello: {e}")),
+        Err(_) => return pending.fail(format!("no complete ClientHello within {timeout:?}")),
+    };
+    let hello = start.client_hello();
+    let offered: Vec<Vec<u8>> = hello
+        .alpn()
+        .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
+    let host = pending.record_mut().host.clone();
+    let name = hello.server_name().map_or(host, str::to_ascii_lowercase);
+    let (reason, detail) = match &decision {
+        Some(d) => {
+            let record = pending.record_mut();
+            record.rule = Some(d.rule_label().to_owned());
+            record.action = Some("block");
+            (
+                d.reason
+                    .as_deref()
+                    .unwrap_or("blocked by your organisation's policy")
+                    .to_owned(),
+                format!("policy rule {}", d.rule_label()),
+            )
+        }
+        None => ("blocked".to_owned(), "no upstream connection".to_owned()),
+    };
+    error_session::serve(
+        state, start, &name, &offered, 403, &reason, &detail, pending,
+    )
+    .await;
+}
+
 async fn intercept<IO>(
     state: Arc<ProxyState>,
     client: Prefixed<IO>,
     tunnel: Connected,
+    upstream_tcp: TcpStream,
     mut pending: PendingRecord,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -181,7 +275,7 @@ async fn intercept<IO>(
     let upstream_handshake = handshake(
         state.upstream_tls.config(alpn),
         &tunnel.host,
-        tunnel.upstream,
+        upstream_tcp,
         state.config.upstream.tls_handshake_timeout,
     );
     let (leaf, upstream) = tokio::join!(state.leaf(&leaf_name), upstream_handshake);
@@ -220,6 +314,7 @@ async fn intercept<IO>(
         identity: tunnel.identity,
         host: tunnel.host,
         port: tunnel.port,
+        context: tunnel.context,
     };
     serve::tunnel(state, client_tls, endpoint, tls, negotiated).await;
 }

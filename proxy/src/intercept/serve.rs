@@ -27,6 +27,8 @@ pub struct Endpoint {
     pub host: String,
     /// The CONNECT port.
     pub port: u16,
+    /// The connection's policy context.
+    pub context: policy::Context,
 }
 
 pub async fn tunnel<IO>(
@@ -43,6 +45,7 @@ pub async fn tunnel<IO>(
         identity,
         host,
         port,
+        context,
     } = endpoint;
     let h2 = negotiated.is_h2();
     let upstream =
@@ -72,8 +75,9 @@ pub async fn tunnel<IO>(
         host,
         port,
         upstream,
+        context,
     });
-    let service = service_fn(move |req| pipeline::intercepted(tunnel.clone(), req));
+    let service = service_fn(move |req| pipeline::intercepted::handle(tunnel.clone(), req));
     let io = TokioIo::new(client_tls);
     let shutdown = state.shutdown.clone();
     let limits = &state.config.limits;

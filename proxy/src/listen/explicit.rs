@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::auth::{Admission, Identity};
-use crate::intercept::{self, Connected};
+use crate::intercept::{self, Connected, Decided};
 use crate::metrics::ListenerLabels;
 use crate::pipeline::body::{empty, ProxyBody};
 use crate::pipeline::headers::split_authority;
@@ -21,7 +21,8 @@ use crate::pipeline::record::PendingRecord;
 use crate::pipeline::{self, refuse};
 use crate::records::{AccessRecord, Mode};
 use crate::state::ProxyState;
-use crate::upstream::connect_tcp;
+use crate::upstream::connect::connect_addrs;
+use policy::{Phase, Tunnel as PolicyTunnel};
 
 /// Accepts clients on `listener` until shutdown, at most
 /// `limits.max_connections` at once.
@@ -104,7 +105,7 @@ async fn proxy_request(
         return Ok(connect(state, client, identity, req).await);
     }
     if req.uri().scheme().is_some() {
-        return pipeline::plain(state, client, identity, req).await;
+        return pipeline::plain::handle(state, client, identity, req).await;
     }
     let record = AccessRecord::start(
         client,
@@ -211,24 +212,54 @@ async fn connect(
         let detail = format!("CONNECT to port {port} is not allowed (upstream.connect_ports)");
         return refuse(pending, 403, "port not allowed", &detail, html);
     }
-    let upstream = match connect_tcp(
-        &state.resolver,
-        &host,
-        port,
-        state.config.upstream.connect_timeout,
-    )
-    .await
-    {
-        Ok((tcp, _)) => tcp,
+    let addrs = match state.resolver.resolve(&host).await {
+        Ok(addrs) => addrs,
         Err(e) => {
-            let status = e.status();
+            let status = crate::upstream::ConnectError::from(e).status();
+            let detail = format!("cannot reach {host}");
             return refuse(
                 pending,
                 status,
                 pipeline::status_reason(status),
-                &e.to_string(),
+                &detail,
                 html,
             );
+        }
+    };
+    let context = state.inspect.connection_context(
+        &host,
+        identity.as_deref(),
+        client.ip(),
+        addrs.first().copied(),
+    );
+    let decision = state.inspect.policy.evaluate(&context, Phase::Connect);
+    let tunnel_action = match decision.tunnel {
+        PolicyTunnel::Block => "block",
+        PolicyTunnel::Bypass => "bypass",
+        PolicyTunnel::Intercept => "intercept",
+    };
+    state.metrics.decision("connect", tunnel_action);
+    let decided = match decision.tunnel {
+        PolicyTunnel::Block => Decided::Block(decision),
+        PolicyTunnel::Bypass => Decided::Bypass,
+        PolicyTunnel::Intercept => Decided::Intercept,
+    };
+    let upstream = if matches!(decided, Decided::Block(_)) {
+        None
+    } else {
+        let timeout = state.config.upstream.connect_timeout;
+        match connect_addrs(&host, port, &addrs, timeout).await {
+            Ok((tcp, _)) => Some(tcp),
+            Err(e) => {
+                let status = e.status();
+                return refuse(
+                    pending,
+                    status,
+                    pipeline::status_reason(status),
+                    &e.to_string(),
+                    html,
+                );
+            }
         }
     };
     // The tunnel writes its own records.
@@ -244,6 +275,8 @@ async fn connect(
                     host,
                     port,
                     upstream,
+                    context,
+                    decided,
                 };
                 intercept::run(tunnel_state, TokioIo::new(upgraded), tunnel).await;
             }

@@ -68,6 +68,13 @@ impl PendingRecord {
         self.discarded = true;
     }
 
+    /// Marks the exchange as refused by the proxy (a policy or DLP block): not
+    /// an error of the exchange, but the reason is kept.
+    pub fn mark_refused(&mut self, reason: String) {
+        self.record.error.get_or_insert(reason);
+        self.complete = true;
+    }
+
     /// Marks the exchange complete; the record is written on drop.
     pub fn complete(mut self) {
         self.complete = true;

@@ -1,12 +1,16 @@
 //! The access log record: one per request (and one per tunnel).
 //!
 //! Schema (JSON object per line): `time` (RFC 3339 UTC), `request_id`,
-//! `client` (ip:port), `user` (null when unauthenticated), `method`, `scheme`, `host`, `port`, `path` (without the
-//! query string, which can carry tokens), `status` (0 when no response was
-//! sent), `bytes_in` (request body or client→origin tunnel bytes),
-//! `bytes_out` (response body or origin→client bytes), `duration_us`,
-//! `mode` (`intercepted`, `tunnel`, `plain`), `tls_version` and `alpn` of the
-//! upstream connection (null for plain), `error` (null or why it failed).
+//! `client` (ip:port), `user` (null when unauthenticated), `method`,
+//! `scheme`, `host`, `port`, `path` (without the query string, which can
+//! carry tokens), `status` (0 when no response was sent), `bytes_in`
+//! (request body or client→origin tunnel bytes), `bytes_out` (response body
+//! or origin→client bytes), `duration_us`, `mode` (`intercepted`, `tunnel`,
+//! `plain`), `tls_version` and `alpn` of the upstream connection (null for
+//! plain), `error` (null or why it failed), and the inspection outcome:
+//! `app`, `category`, `instance`, `activity`, `registrable_domain`, `rule`
+//! (policy rule id or `default`), `action`, `dlp` (DLP rule ids that
+//! fired), `unscanned` (forwarded over the hold limit without a full scan).
 //! Bodies, credentials and cookies are never recorded.
 
 use std::net::SocketAddr;
@@ -73,6 +77,24 @@ pub struct AccessRecord {
     pub alpn: Option<String>,
     /// Why the request failed, when it did.
     pub error: Option<String>,
+    /// Catalogue app id (`unknown` for unknown hosts), when classified.
+    pub app: Option<String>,
+    /// App category.
+    pub category: Option<String>,
+    /// Tenant / workspace / org the request reveals.
+    pub instance: Option<String>,
+    /// Activity (login, upload, download, share, post, delete, edit).
+    pub activity: Option<String>,
+    /// Registrable domain of the host (shadow-IT grouping).
+    pub registrable_domain: Option<String>,
+    /// The policy rule that decided (`default` when none matched).
+    pub rule: Option<String>,
+    /// The action taken: allow, block, bypass, warn, isolate_downloads, log_only.
+    pub action: Option<&'static str>,
+    /// DLP rule ids that fired (never the matched values).
+    pub dlp: Vec<String>,
+    /// Set when the body was forwarded without a complete scan (over the hold limit).
+    pub unscanned: bool,
 }
 
 /// A fresh random request id: 16 lower-case hex digits.
@@ -114,6 +136,15 @@ impl AccessRecord {
             tls_version: None,
             alpn: None,
             error: None,
+            app: None,
+            category: None,
+            instance: None,
+            activity: None,
+            registrable_domain: None,
+            rule: None,
+            action: None,
+            dlp: Vec::new(),
+            unscanned: false,
         }
     }
 }

@@ -3,7 +3,9 @@
 //! blocks on disk.
 
 mod access;
+mod incident;
 mod sink;
 
-pub use access::{AccessRecord, Mode};
+pub use access::{new_request_id, now_rfc3339, AccessRecord, Mode};
+pub use incident::{IncidentRecord, MAX_EXCERPTS};
 pub use sink::RecordSink;

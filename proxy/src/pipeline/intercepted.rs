@@ -1,0 +1,127 @@
+//! Requests inside an intercepted tunnel: authority check, classification
+//! and policy, upload DLP, forward on the tunnel's upstream session, and the
+//! response through the response filter.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use policy::ActionKind;
+
+use super::body::ProxyBody;
+use super::enforce::{self, Upload};
+use super::headers::{authority_matches, is_websocket, strip_hop_by_hop};
+use super::record::PendingRecord;
+use super::{refuse, relay_response, Tunnel};
+use crate::error_page;
+use crate::records::{AccessRecord, Mode};
+
+/// Handles one request inside an intercepted tunnel.
+pub async fn handle(
+    tunnel: Arc<Tunnel>,
+    mut req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let state = &tunnel.state;
+    let mut record = AccessRecord::start(
+        tunnel.client,
+        req.method().as_str(),
+        "https",
+        &tunnel.host,
+        tunnel.port,
+        req.uri().path(),
+        Mode::Intercepted,
+    );
+    record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    let negotiated = tunnel.upstream.negotiated();
+    record.tls_version = Some(negotiated.version);
+    record.alpn = negotiated.alpn_text();
+    let mut pending = PendingRecord::new(state.clone(), record);
+    let html = error_page::wants_html(req.headers());
+
+    if !authority_matches(&req, &tunnel.host, tunnel.port) {
+        let detail = format!(
+            "this connection is for {}:{}; a request for another host is refused (domain fronting)",
+            tunnel.host, tunnel.port
+        );
+        return Ok(refuse(pending, 421, "misdirected request", &detail, html));
+    }
+    let websocket = is_websocket(&req);
+    let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+
+    let mut verdict = enforce::decide(state, &tunnel.context, &parts, &tunnel.host, &mut pending);
+    match verdict.decision.action {
+        ActionKind::Block | ActionKind::Warn => {
+            return Ok(super::block_page(&mut pending, &verdict.decision, html));
+        }
+        _ => {}
+    }
+    strip_hop_by_hop(&mut parts.headers, websocket);
+    state.auth.strip_identity_headers(&mut parts.headers);
+    parts.headers.remove(http::header::EXPECT);
+    enforce::inject_headers(&mut parts.headers, &verdict.decision);
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    if tunnel.upstream.is_h2() {
+        let authority = if tunnel.port == 443 {
+            tunnel.host.clone()
+        } else {
+            format!("{}:{}", tunnel.host, tunnel.port)
+        };
+        parts.uri = match Uri::builder()
+            .scheme("https")
+            .authority(authority)
+            .path_and_query(path)
+            .build()
+        {
+            Ok(uri) => uri,
+            Err(_) => {
+                return Ok(refuse(
+                    pending,
+                    400,
+                    "bad request",
+                    "invalid request target",
+                    html,
+                ))
+            }
+        };
+        parts.version = Version::HTTP_2;
+        parts.headers.remove(http::header::HOST);
+    } else {
+        parts.uri = match path.parse() {
+            Ok(uri) => uri,
+            Err(_) => {
+                return Ok(refuse(
+                    pending,
+                    400,
+                    "bad request",
+                    "invalid request target",
+                    html,
+                ))
+            }
+        };
+        parts.version = Version::HTTP_11;
+        if !parts.headers.contains_key(http::header::HOST) {
+            if let Ok(v) = tunnel.host.parse() {
+                parts.headers.insert(http::header::HOST, v);
+            }
+        }
+    }
+    let body = match enforce::upload(state, &mut verdict, &parts.headers, body, &mut pending).await
+    {
+        Upload::Forward(body) => body,
+        Upload::Refuse {
+            status,
+            reason,
+            detail,
+        } => return Ok(refuse(pending, status, &reason, &detail, html)),
+    };
+    match tunnel.upstream.send(Request::from_parts(parts, body)).await {
+        Err(e) => Ok(refuse(pending, 502, "upstream error", &e.to_string(), html)),
+        Ok(resp) => Ok(relay_response(state, pending, resp, client_upgrade, verdict, html).await),
+    }
+}

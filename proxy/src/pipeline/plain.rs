@@ -1,0 +1,99 @@
+//! Plain-HTTP requests in absolute form on the explicit listener.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response, Version};
+use hyper::body::Incoming;
+use policy::ActionKind;
+
+use super::body::ProxyBody;
+use super::enforce::{self, Upload};
+use super::headers::{is_websocket, split_authority, strip_hop_by_hop};
+use super::record::PendingRecord;
+use super::{refuse, relay_response, status_reason};
+use crate::auth::Identity;
+use crate::error_page;
+use crate::records::{AccessRecord, Mode};
+use crate::state::ProxyState;
+use crate::upstream::plain::connect_error;
+
+/// Handles a plain-HTTP request in absolute form.
+pub async fn handle(
+    state: Arc<ProxyState>,
+    client: SocketAddr,
+    identity: Option<Arc<Identity>>,
+    mut req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let html = error_page::wants_html(req.headers());
+    let uri = req.uri().clone();
+    let (host, port) = match uri.authority().and_then(|a| split_authority(a.as_str())) {
+        Some((h, p)) => (h.to_owned(), p.unwrap_or(80)),
+        None => (String::new(), 0),
+    };
+    let mut record = AccessRecord::start(
+        client,
+        req.method().as_str(),
+        "http",
+        &host,
+        port,
+        uri.path(),
+        Mode::Plain,
+    );
+    record.user = identity.as_ref().map(|i| i.user.clone());
+    let mut pending = PendingRecord::new(state.clone(), record);
+    if uri.scheme() != Some(&http::uri::Scheme::HTTP) || host.is_empty() {
+        let detail = "only http:// URLs are forwarded in absolute form; use CONNECT for https";
+        return Ok(refuse(pending, 400, "bad request", detail, html));
+    }
+    let websocket = is_websocket(&req);
+    let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let connection =
+        state
+            .inspect
+            .connection_context(&host, identity.as_deref(), client.ip(), None);
+    let mut verdict = enforce::decide(&state, &connection, &parts, &host, &mut pending);
+    if matches!(
+        verdict.decision.action,
+        ActionKind::Block | ActionKind::Warn
+    ) {
+        return Ok(super::block_page(&mut pending, &verdict.decision, html));
+    }
+    strip_hop_by_hop(&mut parts.headers, websocket);
+    state.auth.strip_identity_headers(&mut parts.headers);
+    parts.headers.remove(http::header::EXPECT);
+    enforce::inject_headers(&mut parts.headers, &verdict.decision);
+    parts.version = Version::HTTP_11;
+    if !parts.headers.contains_key(http::header::HOST) {
+        if let Some(v) = uri.authority().and_then(|a| a.as_str().parse().ok()) {
+            parts.headers.insert(http::header::HOST, v);
+        }
+    }
+    let body = match enforce::upload(&state, &mut verdict, &parts.headers, body, &mut pending).await
+    {
+        Upload::Forward(body) => body,
+        Upload::Refuse {
+            status,
+            reason,
+            detail,
+        } => return Ok(refuse(pending, status, &reason, &detail, html)),
+    };
+    match state.plain.request(Request::from_parts(parts, body)).await {
+        Err(e) => {
+            let (status, detail) = match connect_error(&e) {
+                Some(c) => (c.status(), c.to_string()),
+                None => (502, format!("{e}")),
+            };
+            Ok(refuse(
+                pending,
+                status,
+                status_reason(status),
+                &detail,
+                html,
+            ))
+        }
+        Ok(resp) => Ok(relay_response(&state, pending, resp, client_upgrade, verdict, html).await),
+    }
+}
