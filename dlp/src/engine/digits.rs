@@ -155,43 +155,62 @@ impl Threshold {
     }
 }
 
+/// Digit and separator masks of 16 bytes (bit k: byte k).
+#[cfg(target_arch = "x86_64")]
 #[inline]
-fn digit_mask16(b: &[u8]) -> u64 {
-    // Written so that LLVM turns it into SIMD compares and a movemask.
-    let mut m: u32 = 0;
-    for (k, &c) in b.iter().take(16).enumerate() {
-        m |= u32::from(c.wrapping_sub(b'0') < 10) << k;
+fn masks16(b: &[u8; 16]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
+    // always available; the load reads exactly the 16 bytes of `b`
+    // (unaligned loads are allowed).
+    unsafe {
+        let x = _mm_loadu_si128(b.as_ptr().cast());
+        let in_range = |lo: u8, len: u8| {
+            let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((len - 1) as i8)), t)
+        };
+        let digits = in_range(b'0', 10);
+        let seps = _mm_or_si128(
+            _mm_or_si128(in_range(b'-', 3), in_range(b'(', 2)),
+            _mm_or_si128(
+                _mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8)),
+                _mm_cmpeq_epi8(x, _mm_set1_epi8(b'+' as i8)),
+            ),
+        );
+        (
+            u64::from(_mm_movemask_epi8(digits) as u16),
+            u64::from(_mm_movemask_epi8(seps) as u16),
+        )
     }
-    u64::from(m)
 }
 
+/// Digit and separator masks of 16 bytes (bit k: byte k).
+#[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn sep_mask16(b: &[u8]) -> u64 {
-    let mut m: u32 = 0;
-    for (k, &c) in b.iter().take(16).enumerate() {
-        let sep =
-            (c == b' ') | (c.wrapping_sub(b'-') < 3) | (c.wrapping_sub(b'(') < 2) | (c == b'+');
-        m |= u32::from(sep) << k;
+fn masks16(b: &[u8; 16]) -> (u64, u64) {
+    let (mut d, mut s) = (0u64, 0u64);
+    for (k, &c) in b.iter().enumerate() {
+        d |= u64::from(is_digit(c)) << k;
+        s |= u64::from(is_sep(c)) << k;
     }
-    u64::from(m)
+    (d, s)
 }
 
-/// Digit mask of a 64-byte block (bit k: byte k).
+/// Digit and separator masks of a 64-byte block (bit k: byte k).
 #[inline]
-fn digit_mask(block: &[u8; 64]) -> u64 {
-    digit_mask16(&block[..16])
-        | digit_mask16(&block[16..32]) << 16
-        | digit_mask16(&block[32..48]) << 32
-        | digit_mask16(&block[48..]) << 48
-}
-
-/// Separator mask of a 64-byte block.
-#[inline]
-fn sep_mask(block: &[u8; 64]) -> u64 {
-    sep_mask16(&block[..16])
-        | sep_mask16(&block[16..32]) << 16
-        | sep_mask16(&block[32..48]) << 32
-        | sep_mask16(&block[48..]) << 48
+fn masks(block: &[u8; 64]) -> (u64, u64) {
+    let (mut d, mut s) = (0u64, 0u64);
+    for (i, sub) in block.chunks_exact(16).enumerate() {
+        if let Ok(sub) = <&[u8; 16]>::try_from(sub) {
+            let (dm, sm) = masks16(sub);
+            d |= dm << (16 * i);
+            s |= sm << (16 * i);
+        }
+    }
+    (d, s)
 }
 
 /// Calls `f` for every cluster starting in `hay[from..to]` that `t` wants.
@@ -213,12 +232,11 @@ pub(crate) fn clusters(
         let Ok(block) = <&[u8; 64]>::try_from(&hay[i..i + 64]) else {
             break;
         };
-        let d = digit_mask(block);
+        let (d, s) = masks(block);
         if d == 0 {
             i += 64;
             continue;
         }
-        let s = sep_mask(block);
         let byte = |j: usize| -> (u64, u64) {
             match i.checked_sub(j) {
                 Some(x) => (u64::from(is_digit(hay[x])), u64::from(is_sep(hay[x]))),

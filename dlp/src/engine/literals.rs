@@ -1,8 +1,8 @@
 //! Literal prefilters: one SIMD (Teddy) pass for case-sensitive literals and
 //! one for case-insensitive literals, searched through the lower-case,
-//! upper-case and capitalised forms of their first three bytes and confirmed
-//! in full (so `PASSWORD`, `Password`, `passWORD` are found; `pAssword` is
-//! not).
+//! upper-case and capitalised forms of their first three bytes (lower and
+//! upper case only for three-byte literals) and confirmed in full (so
+//! `PASSWORD`, `Password`, `passWORD` are found; `pAssword` is not).
 
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
@@ -70,14 +70,18 @@ const VARIANT_PREFIX: usize = 3;
 /// The lower-case, upper-case and capitalised forms of `prefix` (three
 /// forms keep the SIMD literal set small enough for Teddy; the full literal
 /// is then compared case-insensitively).
-fn variants(prefix: &[u8]) -> Vec<Vec<u8>> {
+fn variants(prefix: &[u8], literal_len: usize) -> Vec<Vec<u8>> {
     let lower = prefix.to_ascii_lowercase();
     let upper = prefix.to_ascii_uppercase();
-    let mut capital = lower.clone();
-    if let Some(first) = capital.first_mut() {
-        *first = first.to_ascii_uppercase();
+    let mut out = vec![lower.clone(), upper];
+    // Three-letter words (`pwd`, `npi`) appear in lower or upper case.
+    if literal_len > VARIANT_PREFIX {
+        let mut capital = lower;
+        if let Some(first) = capital.first_mut() {
+            *first = first.to_ascii_uppercase();
+        }
+        out.push(capital);
     }
-    let mut out = vec![lower, upper, capital];
     out.sort();
     out.dedup();
     out
@@ -161,7 +165,7 @@ impl LiteralTriggers {
         }
         let mut ci_prefixes: Vec<Vec<u8>> = ci
             .iter()
-            .flat_map(|(l, _)| variants(&l[..l.len().min(VARIANT_PREFIX)]))
+            .flat_map(|(l, _)| variants(&l[..l.len().min(VARIANT_PREFIX)], l.len()))
             .collect();
         ci_prefixes.sort();
         ci_prefixes.dedup();
