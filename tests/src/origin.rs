@@ -226,7 +226,40 @@ async fn route(
         let n: usize = n.parse().unwrap_or(0);
         return Ok(Response::new(full(crate::pattern(n))));
     }
+    if path == "/leak" {
+        let query = req.uri().query().unwrap_or("");
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .and_then(|v| v.parse::<usize>().ok())
+        };
+        return Ok(Response::new(leak_body(
+            param("size").unwrap_or(0),
+            param("at").unwrap_or(0),
+        )));
+    }
     match path.as_str() {
+        "/attachment" => {
+            let mut r = Response::new(full(Bytes::from_static(
+                b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+            )));
+            r.headers_mut().insert(
+                "content-disposition",
+                "attachment; filename=\"report.pdf\""
+                    .parse()
+                    .expect("value"),
+            );
+            r.headers_mut()
+                .insert("content-type", "application/pdf".parse().expect("value"));
+            Ok(r)
+        }
+        "/page" => {
+            let mut r = Response::new(full("<!doctype html><html><body>hello</body></html>"));
+            r.headers_mut()
+                .insert("content-type", "text/html".parse().expect("value"));
+            Ok(r)
+        }
         "/echo" => {
             let stats = stats.clone();
             let body = req.into_body().map_frame(move |f| {
@@ -279,6 +312,38 @@ async fn route(
             format!("origin {} {}", req.method(), path),
         )),
     }
+}
+
+/// The AWS secret value planted by `/leak` (the built-in pack's example).
+pub const PLANTED_AWS_SECRET: &str = "sf2rcDkdfrUnW5gcF/Ha6ili8GjHEAD6+Wj9Kfzj";
+
+/// `size` bytes of log-like text with [`PLANTED_AWS_SECRET`] at offset `at`
+/// (if it fits), streamed in 64 KiB chunks.
+fn leak_body(size: usize, at: usize) -> Body {
+    const LINE: &[u8] = b"2026-11-23T08:00:00Z INFO request served path=/index.html status=200\n";
+    let chunk = 64 * 1024;
+    let stream = futures_util::stream::unfold(0usize, move |offset| async move {
+        if offset >= size {
+            return None;
+        }
+        let len = chunk.min(size - offset);
+        let mut buf: Vec<u8> = (offset..offset + len)
+            .map(|i| LINE[i % LINE.len()])
+            .collect();
+        let planted = format!("\naws_secret_access_key = {PLANTED_AWS_SECRET}\n");
+        let secret = planted.as_bytes();
+        for (i, b) in secret.iter().enumerate() {
+            let pos = at + i;
+            if pos >= offset && pos < offset + len && at + secret.len() <= size {
+                buf[pos - offset] = *b;
+            }
+        }
+        Some((
+            Ok::<_, hyper::Error>(Frame::data(Bytes::from(buf))),
+            offset + len,
+        ))
+    });
+    BodyExt::boxed(StreamBody::new(stream))
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

@@ -23,8 +23,10 @@ use crate::state::ProxyState;
 pub struct RequestVerdict {
     /// The request's context (the DLP verdict is added later).
     pub ctx: Context,
-    /// The decision.
+    /// The decision (replaced by the after-DLP decision once an upload is scanned).
     pub decision: Decision,
+    /// The request phase chose a DLP profile: the response is scanned too.
+    pub scan_response: bool,
 }
 
 /// Classifies the request, evaluates the policy (request phase) and copies
@@ -58,7 +60,11 @@ pub fn decide(
         .map(|a| a.as_str().to_owned());
     record.rule = Some(decision.rule_label().to_owned());
     record.action = Some(decision.action.as_str());
-    RequestVerdict { ctx, decision }
+    RequestVerdict {
+        ctx,
+        scan_response: decision.needs_dlp(),
+        decision,
+    }
 }
 
 /// Adds the headers the decision injects (tenant restrictions, rule headers).

@@ -104,7 +104,7 @@ async fn relay_response(
             return block_page(&mut pending, &verdict.decision, html);
         }
     }
-    let check = verdict.decision.needs_dlp().then(|| DownloadCheck {
+    let check = verdict.scan_response.then(|| DownloadCheck {
         scan: DownloadScan::new(&state.inspect, &body_meta(&parts.headers)),
         ctx: verdict.ctx,
         state: state.clone(),

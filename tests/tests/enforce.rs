@@ -1,0 +1,322 @@
+//! Inline enforcement on live traffic: CONNECT-time blocks, per-request
+//! policy, upload DLP with zero bytes at the origin, streaming download
+//! abort, tenant headers, isolate-downloads, and records that never hold a
+//! secret.
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+
+use portcullis_tests::client::{curl, reqwest_client, run};
+use portcullis_tests::origin::PLANTED_AWS_SECRET;
+use portcullis_tests::{Origin, OriginOptions, TestPki, TestProxy};
+
+const CARD: &str = "4111 1111 1111 1111";
+const SSN: &str = "536-22-8726";
+
+const POLICY: &str = r#"
+version: 1
+default: {action: allow}
+dlp_profiles:
+  secrets: {detectors: [], min_count: 1, action: block, severity: critical}
+rules:
+  - id: block-gambling
+    when: {host: "casino.test"}
+    action: block
+    reason: Gambling sites are not allowed at work
+  - id: scan-uploads-to-files
+    when: {host: "files.test"}
+    action: allow
+    dlp_profile: secrets
+  - id: isolate-downloads-docs
+    when: {host: "docs.test"}
+    action: isolate_downloads
+  - id: tenant-google
+    when: {host: "mail.google.com"}
+    action: allow
+    tenant_restrictions: [{google: {domains: [corp.example]}}]
+"#;
+
+struct Setup {
+    _pki: TestPki,
+    origins: Vec<Origin>,
+    proxy: TestProxy,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(names: &[&str]) -> Setup {
+    let pki = TestPki::new();
+    let mut origins = Vec::new();
+    for name in names {
+        origins.push(Origin::start(&pki, OriginOptions::new(name)).await);
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("write");
+    let refs: Vec<&Origin> = origins.iter().collect();
+    let mut config = TestProxy::config(&pki, &refs);
+    config.policy.file = Some(policy);
+    config.log.incidents = portcullis::config::LogTarget::File(dir.path().join("incidents.log"));
+    let proxy = TestProxy::start(config).await;
+    Setup {
+        _pki: pki,
+        origins,
+        proxy,
+        _dir: dir,
+    }
+}
+
+fn incidents(s: &Setup) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(s._dir.path().join("incidents.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connect_time_block_is_served_inside_tls_with_the_reference_id() {
+    let s = setup(&["casino.test"]).await;
+    let origin = &s.origins[0];
+    let mut cmd = curl(&s.proxy);
+    cmd.args(["-H", "Accept: text/html", "--write-out", "\n%{http_code}"])
+        .arg(format!("https://casino.test:{}/", origin.port()));
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "curl exits 0: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n403"), "{text}");
+    assert!(
+        text.contains("Gambling sites are not allowed at work"),
+        "{text}"
+    );
+    let record = s
+        .proxy
+        .wait_record(|r| r["host"] == "casino.test" && r["method"] == "GET")
+        .await;
+    let reference = record["request_id"].as_str().expect("id");
+    assert!(
+        text.contains(reference),
+        "the page carries the record's request id"
+    );
+    assert_eq!(record["rule"], "block-gambling");
+    assert_eq!(record["action"], "block");
+    assert_eq!(
+        origin.stats.connections.load(Ordering::SeqCst),
+        0,
+        "the destination is never contacted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_card_number_upload_is_blocked_with_zero_bytes_at_the_origin() {
+    let s = setup(&["files.test", "other.test"]).await;
+    let (files, other) = (&s.origins[0], &s.origins[1]);
+    let client = reqwest_client(&s.proxy, true);
+    let body = format!("{{\"note\": \"pay with {CARD} please\"}}");
+    let resp = client
+        .post(format!("https://files.test:{}/sha256", files.port()))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 403);
+    let json: serde_json::Value =
+        serde_json::from_str(&resp.text().await.expect("t")).expect("json page");
+    assert!(json["reference"].is_string());
+    assert_eq!(files.stats.body_bytes.load(Ordering::SeqCst), 0);
+    assert!(
+        files.seen().is_empty(),
+        "the request never reached the origin"
+    );
+
+    // The same upload where the policy does not scan goes through intact.
+    let resp = client
+        .post(format!("https://other.test:{}/sha256", other.port()))
+        .body(body.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 200);
+    let json: serde_json::Value =
+        serde_json::from_str(&resp.text().await.expect("t")).expect("json");
+    assert_eq!(
+        json["sha256"],
+        portcullis_tests::sha256_hex(body.as_bytes())
+    );
+
+    // A clean upload to the scanned app is forwarded byte-identical.
+    let clean = "nothing to see here".repeat(1000);
+    let resp = client
+        .post(format!("https://files.test:{}/sha256", files.port()))
+        .body(clean.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 200);
+    let json: serde_json::Value =
+        serde_json::from_str(&resp.text().await.expect("t")).expect("json");
+    assert_eq!(
+        json["sha256"],
+        portcullis_tests::sha256_hex(clean.as_bytes())
+    );
+
+    let record = s
+        .proxy
+        .wait_record(|r| r["host"] == "files.test" && r["status"] == 403)
+        .await;
+    assert_eq!(record["action"], "block");
+    assert_eq!(record["dlp"][0], "card-visa");
+    let incident = incidents(&s)
+        .into_iter()
+        .find(|i| i["direction"] == "upload")
+        .expect("incident");
+    assert_eq!(incident["request_id"], record["request_id"]);
+    assert_eq!(incident["rules"][0]["rule"], "card-visa");
+    assert_eq!(incident["excerpts"][0]["excerpt"], "4111***********1111");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gzip_json_upload_with_an_ssn_is_found() {
+    let s = setup(&["files.test"]).await;
+    let files = &s.origins[0];
+    let json = format!("{{\"employee\": {{\"name\": \"Kim\", \"ssn\": \"SSN {SSN}\"}}}}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(json.as_bytes()).expect("gz");
+    let resp = reqwest_client(&s.proxy, false)
+        .post(format!("https://files.test:{}/sha256", files.port()))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().expect("gz"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 403);
+    assert_eq!(files.stats.body_bytes.load(Ordering::SeqCst), 0);
+    let record = s.proxy.wait_record(|r| r["status"] == 403).await;
+    assert_eq!(record["dlp"][0], "us-ssn");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_deep_in_a_download_aborts_the_stream() {
+    let s = setup(&["files.test"]).await;
+    let files = &s.origins[0];
+    let size = 50 * 1024 * 1024;
+    let at = 40 * 1024 * 1024;
+    for h2 in [true, false] {
+        let resp = reqwest_client(&s.proxy, h2)
+            .get(format!(
+                "https://files.test:{}/leak?size={size}&at={at}",
+                files.port()
+            ))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(resp.status(), 200);
+        let mut received = 0usize;
+        let mut resp = resp;
+        let outcome = loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => received += chunk.len(),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        assert!(
+            outcome.is_err(),
+            "the response must be aborted (h2={h2}): received {received}, records {:#?}",
+            s.proxy.records()
+        );
+        assert!(received >= 30 * 1024 * 1024, "received {received}");
+        assert!(
+            received < at + 100,
+            "the secret was not delivered: received {received}"
+        );
+    }
+    let record = s
+        .proxy
+        .wait_record(|r| r["path"] == "/leak" && r["action"] == "block")
+        .await;
+    assert_eq!(record["dlp"][0], "aws-secret-access-key");
+    assert!(incidents(&s).iter().any(|i| i["direction"] == "download"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_headers_arrive_and_isolate_downloads_blocks_files() {
+    let s = setup(&["mail.google.com", "docs.test"]).await;
+    let (mail, docs) = (&s.origins[0], &s.origins[1]);
+    let client = reqwest_client(&s.proxy, true);
+    let resp = client
+        .get(format!("https://mail.google.com:{}/inbox", mail.port()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 200);
+    let seen = mail.seen();
+    assert_eq!(
+        seen[0].headers["x-googapps-allowed-domains"],
+        "corp.example"
+    );
+
+    let page = client
+        .get(format!("https://docs.test:{}/page", docs.port()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("t").contains("hello"));
+    let file = client
+        .get(format!("https://docs.test:{}/attachment", docs.port()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(file.status(), 403);
+    let record = s.proxy.wait_record(|r| r["path"] == "/attachment").await;
+    assert_eq!(record["rule"], "isolate-downloads-docs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_log_holds_a_planted_secret() {
+    let s = setup(&["files.test"]).await;
+    let files = &s.origins[0];
+    let client = reqwest_client(&s.proxy, true);
+    for body in [format!("card {CARD}"), format!("SSN {SSN}")] {
+        let resp = client
+            .post(format!("https://files.test:{}/sha256", files.port()))
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(resp.status(), 403);
+    }
+    let resp = client
+        .get(format!(
+            "https://files.test:{}/leak?size=200000&at=100000",
+            files.port()
+        ))
+        .send()
+        .await
+        .expect("GET");
+    let _ = resp.bytes().await;
+    s.proxy.wait_record(|r| r["path"] == "/leak").await;
+    s.proxy.server.shutdown().await;
+    let mut logs = String::new();
+    for entry in std::fs::read_dir(s._dir.path())
+        .expect("dir")
+        .chain(std::fs::read_dir(s.proxy.access_log.parent().expect("p")).expect("dir"))
+    {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            logs.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&path).expect("read"),
+            ));
+        }
+    }
+    assert!(logs.contains("incident"), "incidents were written");
+    for secret in [CARD, "4111111111111111", SSN, PLANTED_AWS_SECRET] {
+        assert!(!logs.contains(secret), "a log holds {secret}");
+    }
+}
