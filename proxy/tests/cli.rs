@@ -84,6 +84,28 @@ fn config_check_names_file_line_and_field() {
 
     let out = portcullis().args(["config", "check"]).output().unwrap();
     assert!(out.status.success(), "embedded defaults are valid");
+
+    // Files the configuration names are checked too, with their own lines.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "rules:\n  - id: r\n    when: {category: no_such_category}\n    action: block\n",
+    )
+    .unwrap();
+    let with_policy = dir.path().join("with-policy.toml");
+    std::fs::write(
+        &with_policy,
+        format!("[policy]\nfile = {:?}\n", policy.display().to_string()),
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["config", "check"])
+        .arg(&with_policy)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("policy.yaml:3"), "{err}");
 }
 
 #[test]
