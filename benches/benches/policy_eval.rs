@@ -47,7 +47,7 @@ fn thousand_rules(classifier: &Classifier) -> String {
         let cat = categories[i % categories.len()];
         writeln!(
             text,
-            "  - id: cat-{n}\n    when:\n      all:\n        - category: {cat}\n        - risk_score: {{gte: {}}}\n        - user: [user-{i}]\n    action: warn\n",
+            "  - id: cat-{n}\n    when:\n      all:\n        - category: {cat}\n        - risk_score: {{gte: {}}}\n        - device_managed: false\n    action: warn\n",
             50 + i % 40
         )
         .ok();

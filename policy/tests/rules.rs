@@ -221,6 +221,30 @@ fn overlong_hosts_are_still_matched_by_host_rules() {
 }
 
 #[test]
+fn users_in_many_groups_see_every_group_rule() {
+    // More candidate lists than the allocation-free merge handles: the
+    // index sorts them instead, and must still visit rules in order.
+    let c = classifier();
+    let mut text = String::from("rules:\n");
+    for i in 0..40 {
+        text.push_str(&format!("  - id: g{i}\n    when: {{all: [{{group: grp-{i}}}, {{client_country: [K{}]}}]}}\n    action: block\n", (b'A' + i as u8 % 26) as char));
+    }
+    text.push_str(
+        "  - id: last\n    when: {all: [{group: grp-39}, {user: alice}]}\n    action: warn\n",
+    );
+    let (p, _) = Policy::parse(&text, "t.yaml", c.catalog()).unwrap();
+    let mut ctx = c.context_for_host("example.org");
+    ctx.identity.user = Some("alice".into());
+    ctx.identity.groups = (0..40).rev().map(|i| format!("grp-{i}")).collect();
+    ctx.network.client_country = Some("US".into());
+    let d = p.evaluate(&ctx, Phase::Request);
+    assert_eq!(d.rule_label(), "last");
+    ctx.network.client_country = Some("KD".into());
+    assert_eq!(p.evaluate(&ctx, Phase::Request).rule_label(), "g3");
+    assert_eq!(p.explain(&ctx, Phase::Request).decision.rule_label(), "g3");
+}
+
+#[test]
 fn allow_all_allows_everything() {
     let c = classifier();
     let p = Policy::allow_all();

@@ -3,10 +3,13 @@
 //! allocating.
 //!
 //! A rule is indexed by one positive top-level conjunct (`app`, `host`,
-//! `host_suffix`, `registrable_domain` or `category`, in that order of
-//! preference); a rule with none is "general" and always visited. The
-//! index over-approximates: every candidate still evaluates its full
-//! condition, so the index only decides which rules are skipped.
+//! `host_suffix`, `user`, `group`, `registrable_domain` or `category`, in
+//! that order of preference); a rule with none is "general" and always
+//! visited. Each of those facts is always known (an anonymous user has no
+//! name and no groups), so a rule that is not a candidate has a top-level
+//! conjunct that fails and could neither match nor be pending. The index
+//! over-approximates: every candidate still evaluates its full condition,
+//! so the index only decides which rules are skipped.
 
 use rustc_hash::FxHashMap;
 
@@ -24,10 +27,12 @@ pub(crate) struct RuleIndex {
     by_host: FxHashMap<Box<str>, Vec<u32>>,
     by_suffix: FxHashMap<Box<str>, Vec<u32>>,
     by_domain: FxHashMap<Box<str>, Vec<u32>>,
+    by_user: FxHashMap<Box<str>, Vec<u32>>,
+    by_group: FxHashMap<Box<str>, Vec<u32>>,
 }
 
-/// At most this many candidate lists are merged; a context needing more
-/// (a host with very many labels) falls back to visiting every rule.
+/// At most this many candidate lists are merged without allocating; a
+/// context needing more (a user in very many groups) sorts them instead.
 const MAX_LISTS: usize = 24;
 
 enum Key<'a> {
@@ -35,6 +40,8 @@ enum Key<'a> {
     Hosts(&'a [HostPattern]),
     Suffixes(&'a [String]),
     Domains(&'a [String]),
+    Users(&'a [String]),
+    Groups(&'a [String]),
     Categories(&'a [Category]),
 }
 
@@ -61,6 +68,12 @@ fn key_of(c: &Cond) -> Option<Key<'_>> {
     }
     if let Some(Leaf::HostSuffix(v)) = pick(&|l| matches!(l, Leaf::HostSuffix(_))) {
         return Some(Key::Suffixes(v));
+    }
+    if let Some(Leaf::User(v)) = pick(&|l| matches!(l, Leaf::User(_))) {
+        return Some(Key::Users(v));
+    }
+    if let Some(Leaf::Group(v)) = pick(&|l| matches!(l, Leaf::Group(_))) {
+        return Some(Key::Groups(v));
     }
     if let Some(Leaf::RegistrableDomain(v)) = pick(&|l| matches!(l, Leaf::RegistrableDomain(_))) {
         return Some(Key::Domains(v));
@@ -94,6 +107,12 @@ impl RuleIndex {
                 Some(Key::Categories(cs)) => {
                     cs.iter().for_each(|c| push(&mut idx.by_category, *c, i))
                 }
+                Some(Key::Users(us)) => us
+                    .iter()
+                    .for_each(|u| push(&mut idx.by_user, u.as_str().into(), i)),
+                Some(Key::Groups(gs)) => gs
+                    .iter()
+                    .for_each(|g| push(&mut idx.by_group, g.as_str().into(), i)),
                 Some(Key::Domains(ds)) => ds
                     .iter()
                     .for_each(|d| push(&mut idx.by_domain, d.as_str().into(), i)),
@@ -115,6 +134,59 @@ impl RuleIndex {
         idx
     }
 
+    /// Calls `add` with every candidate list for `ctx` (ascending rule
+    /// indices, possibly overlapping).
+    fn lists_for<'s>(&'s self, ctx: &Context, mut add: impl FnMut(&'s [u32])) {
+        add(&self.general);
+        if let Some(l) = self.by_app.get(&*ctx.app.app_id) {
+            add(l);
+        }
+        if let Some(l) = ctx.app.category.and_then(|c| self.by_category.get(&c)) {
+            add(l);
+        }
+        if let Some(l) = ctx
+            .app
+            .registrable_domain
+            .as_deref()
+            .and_then(|d| self.by_domain.get(d))
+        {
+            add(l);
+        }
+        if !self.by_user.is_empty() {
+            if let Some(l) = ctx
+                .identity
+                .user
+                .as_deref()
+                .and_then(|u| self.by_user.get(u))
+            {
+                add(l);
+            }
+        }
+        if !self.by_group.is_empty() {
+            for g in &ctx.identity.groups {
+                if let Some(l) = self.by_group.get(g.as_str()) {
+                    add(l);
+                }
+            }
+        }
+        let host = ctx.app.host.as_str();
+        if let Some(l) = self.by_host.get(host) {
+            add(l);
+        }
+        if !self.by_suffix.is_empty() {
+            let mut rest = host;
+            loop {
+                if let Some(l) = self.by_suffix.get(rest) {
+                    add(l);
+                }
+                match rest.find('.') {
+                    Some(dot) => rest = &rest[dot + 1..],
+                    None => break,
+                }
+            }
+        }
+    }
+
     /// Calls `visit` with the index of every candidate rule for `ctx`, in
     /// ascending order, each once; stops when `visit` returns `false`.
     pub(crate) fn for_each_candidate<'s>(
@@ -122,58 +194,35 @@ impl RuleIndex {
         ctx: &Context,
         mut visit: impl FnMut(usize) -> bool,
     ) {
-        let mut lists: [&'s [u32]; MAX_LISTS] = [&[]; MAX_LISTS];
-        let mut n = 0;
         // A name too long to resolve gets every rule visited rather than one
         // suffix probe per label of a hostile string.
-        let long_host = ctx.app.host.len() > crate::classify::MAX_HOST_LEN;
-        let mut overflow = long_host;
-        {
-            let mut add = |l: &'s [u32]| {
-                if l.is_empty() {
-                } else if n < MAX_LISTS {
-                    lists[n] = l;
-                    n += 1;
-                } else {
-                    overflow = true;
-                }
-            };
-            add(&self.general);
-            if let Some(l) = self.by_app.get(&*ctx.app.app_id) {
-                add(l);
-            }
-            if let Some(l) = ctx.app.category.and_then(|c| self.by_category.get(&c)) {
-                add(l);
-            }
-            if let Some(l) = ctx
-                .app
-                .registrable_domain
-                .as_deref()
-                .and_then(|d| self.by_domain.get(d))
-            {
-                add(l);
-            }
-            let host = ctx.app.host.as_str();
-
-            if let Some(l) = self.by_host.get(host) {
-                add(l);
-            }
-            if !self.by_suffix.is_empty() && !long_host {
-                let mut rest = host;
-                loop {
-                    if let Some(l) = self.by_suffix.get(rest) {
-                        add(l);
-                    }
-                    match rest.find('.') {
-                        Some(dot) => rest = &rest[dot + 1..],
-                        None => break,
-                    }
-                }
-            }
-        }
-        if overflow {
+        if ctx.app.host.len() > crate::classify::MAX_HOST_LEN {
             for i in 0..self.len {
                 if !visit(i) {
+                    return;
+                }
+            }
+            return;
+        }
+        let mut lists: [&'s [u32]; MAX_LISTS] = [&[]; MAX_LISTS];
+        let mut n = 0;
+        let mut overflow = false;
+        self.lists_for(ctx, |l| {
+            if l.is_empty() {
+            } else if n < MAX_LISTS {
+                lists[n] = l;
+                n += 1;
+            } else {
+                overflow = true;
+            }
+        });
+        if overflow {
+            let mut all = Vec::new();
+            self.lists_for(ctx, |l| all.extend_from_slice(l));
+            all.sort_unstable();
+            all.dedup();
+            for i in all {
+                if !visit(i as usize) {
                     return;
                 }
             }
