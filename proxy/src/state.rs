@@ -65,6 +65,8 @@ pub struct ProxyState {
     pub inspect: crate::inspect::Inspector,
     /// The DLP incident log.
     pub incidents: RecordSink,
+    /// Warn acknowledgements.
+    pub acks: crate::pipeline::warn::Acknowledgements,
     /// True once every listener is bound.
     pub ready: AtomicBool,
     /// Cancelled when the proxy shuts down.
@@ -150,6 +152,7 @@ impl ProxyState {
             auth,
             inspect,
             incidents,
+            acks: Default::default(),
             config,
             certs,
             upstream_tls,

@@ -30,6 +30,11 @@ rules:
   - id: isolate-downloads-docs
     when: {host: "docs.test"}
     action: isolate_downloads
+  - id: warn-shadow-ai
+    when: {host: "warn.test"}
+    action: warn
+    reason: This AI tool is not approved; do not paste company data
+    warn_ttl: 1h
   - id: tenant-google
     when: {host: "mail.google.com"}
     action: allow
@@ -319,4 +324,51 @@ async fn no_log_holds_a_planted_secret() {
     for secret in [CARD, "4111111111111111", SSN, PLANTED_AWS_SECRET] {
         assert!(!logs.contains(secret), "a log holds {secret}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warn_pages_need_an_acknowledgement_remembered_per_user_and_app() {
+    let s = setup(&["warn.test"]).await;
+    let origin = &s.origins[0];
+    let base = format!("https://warn.test:{}", origin.port());
+    let client = reqwest_client(&s.proxy, true);
+    let resp = client
+        .get(format!("{base}/chat?x=1"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 403);
+    let page: serde_json::Value =
+        serde_json::from_str(&resp.text().await.expect("t")).expect("json");
+    assert_eq!(page["app"], "warn.test");
+    let ack = page["acknowledge_url"].as_str().expect("url").to_owned();
+    assert!(ack.contains("next=/chat%3Fx%3D1"), "{ack}");
+    assert!(origin.seen().is_empty());
+
+    // A forged token is refused.
+    let forged = client
+        .get(format!(
+            "{base}/.portcullis/acknowledge?token=00&next=/chat"
+        ))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(forged.status(), 403);
+
+    // The acknowledgement redirects back, and the page then loads.
+    let resp = client
+        .get(format!("{base}{ack}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 200, "followed the 303 to the page");
+    assert!(resp.text().await.expect("t").contains("origin GET /chat"));
+    let again = client
+        .get(format!("{base}/other"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(again.status(), 200, "remembered for the app");
+    assert_eq!(origin.seen().len(), 2);
+    s.proxy.wait_record(|r| r["action"] == "acknowledge").await;
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use policy::ActionKind;
 
 use super::body::ProxyBody;
 use super::enforce::{self, Upload};
@@ -50,12 +49,24 @@ pub async fn handle(
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
 
+    if parts.uri.path() == super::warn::ACK_PATH {
+        let query = parts.uri.query().unwrap_or("");
+        return Ok(super::acknowledge(
+            state,
+            &tunnel.context,
+            query,
+            pending,
+            html,
+        ));
+    }
     let mut verdict = enforce::decide(state, &tunnel.context, &parts, &tunnel.host, &mut pending);
-    match verdict.decision.action {
-        ActionKind::Block | ActionKind::Warn => {
-            return Ok(super::block_page(&mut pending, &verdict.decision, html));
-        }
-        _ => {}
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    if let Some(page) = super::gate(state, &verdict, &path, &mut pending, html) {
+        return Ok(page);
     }
     strip_hop_by_hop(&mut parts.headers, websocket);
     state.auth.strip_identity_headers(&mut parts.headers);

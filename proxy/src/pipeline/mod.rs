@@ -17,6 +17,7 @@ pub mod plain;
 pub mod record;
 pub mod response_body;
 mod upgrade;
+pub mod warn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,6 +127,71 @@ async fn relay_response(
     Response::from_parts(parts, body)
 }
 
+/// Applies the request decision before anything is forwarded: the block
+/// page, or for `warn` the warn page unless this user acknowledged the app.
+/// `None` means go on.
+fn gate(
+    state: &ProxyState,
+    verdict: &RequestVerdict,
+    path: &str,
+    pending: &mut PendingRecord,
+    html: bool,
+) -> Option<Response<ProxyBody>> {
+    match verdict.decision.action {
+        ActionKind::Block => Some(block_page(pending, &verdict.decision, html)),
+        ActionKind::Warn => {
+            let key = verdict.decision.warn_key(&verdict.ctx)?;
+            if state.acks.is_acknowledged(&key) {
+                return None;
+            }
+            let ttl = verdict
+                .decision
+                .warn_ttl
+                .unwrap_or(std::time::Duration::from_secs(8 * 3600));
+            let app = key.app.clone();
+            let token = state.acks.offer(key, ttl);
+            let reason = verdict.decision.reason.as_deref().unwrap_or(
+                "this application is not approved by your organisation; continue only if you must",
+            );
+            pending.set_status(403);
+            let page = warn::page(reason, &app, &token, path, pending.request_id(), html);
+            pending.mark_refused("acknowledgement required".into());
+            Some(page)
+        }
+        _ => None,
+    }
+}
+
+/// Answers the warn page's acknowledgement link (never forwarded).
+fn acknowledge(
+    state: &ProxyState,
+    connection: &policy::Context,
+    query: &str,
+    mut pending: PendingRecord,
+    html: bool,
+) -> Response<ProxyBody> {
+    let user = match (&connection.identity.user, connection.network.client_ip) {
+        (Some(u), _) => u.clone(),
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => "anonymous".to_owned(),
+    };
+    match warn::parse_ack_query(query) {
+        Some((token, next)) if state.acks.accept(&token, &user) => {
+            pending.set_status(303);
+            pending.record_mut().action = Some("acknowledge");
+            pending.complete();
+            warn::redirect(&next)
+        }
+        _ => refuse(
+            pending,
+            403,
+            "invalid acknowledgement",
+            "the link is invalid, expired or already used",
+            html,
+        ),
+    }
+}
+
 /// The proxy's block page for a policy decision (403; the reference id is
 /// the access record's request id).
 fn block_page(
@@ -139,10 +205,6 @@ fn block_page(
         .as_deref()
         .unwrap_or("blocked by your organisation's policy");
     let detail = match decision.action {
-        ActionKind::Warn => format!(
-            "policy rule {} requires an acknowledgement",
-            decision.rule_label()
-        ),
         _ => format!("policy rule {}", decision.rule_label()),
     };
     let app = pending.record_mut().app.clone();

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
-use policy::ActionKind;
 
 use super::body::ProxyBody;
 use super::enforce::{self, Upload};
@@ -54,12 +53,24 @@ pub async fn handle(
         state
             .inspect
             .connection_context(&host, identity.as_deref(), client.ip(), None);
+    if parts.uri.path() == super::warn::ACK_PATH {
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        return Ok(super::acknowledge(
+            &state,
+            &connection,
+            &query,
+            pending,
+            html,
+        ));
+    }
     let mut verdict = enforce::decide(&state, &connection, &parts, &host, &mut pending);
-    if matches!(
-        verdict.decision.action,
-        ActionKind::Block | ActionKind::Warn
-    ) {
-        return Ok(super::block_page(&mut pending, &verdict.decision, html));
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    if let Some(page) = super::gate(&state, &verdict, &path, &mut pending, html) {
+        return Ok(page);
     }
     strip_hop_by_hop(&mut parts.headers, websocket);
     state.auth.strip_identity_headers(&mut parts.headers);
