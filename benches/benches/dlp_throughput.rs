@@ -107,7 +107,20 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
-    let (corpus, planted, ranges) = dlp_corpus::generate(mib << 20, 256 * 1024, 42);
+    let (mut corpus, mut planted, mut ranges) = dlp_corpus::generate(mib << 20, 256 * 1024, 42);
+    if let Ok(only) = std::env::var("DLP_BENCH_PART") {
+        // Profiling aid: keep one part only.
+        if let Some((_, r)) = ranges.iter().find(|(p, _)| p.name() == only).cloned() {
+            planted.retain(|p| r.contains(&p.start));
+            planted.iter_mut().for_each(|p| {
+                p.start -= r.start;
+                p.end -= r.start;
+            });
+            corpus = corpus[r.clone()].to_vec();
+            ranges.retain(|(p, _)| p.name() == only);
+            ranges[0].1 = 0..corpus.len();
+        }
+    }
     let builtin = pack_with("");
     println!(
         "dlp throughput: {} MiB mixed corpus, {} KiB chunks, {} planted positives; stream state bound {} B, window {} B",

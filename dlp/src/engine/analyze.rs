@@ -391,6 +391,16 @@ pub(crate) fn first_group_lengths(hir: &Hir) -> Option<u64> {
     Some(lens & !1)
 }
 
+/// The fewest digits the match's first pure-digit element holds (0 when
+/// unknown): a lower bound of the digits in the cluster it starts.
+pub(crate) fn first_run_min(hir: &Hir) -> u32 {
+    let elems = top_elems(hir);
+    let Some(k) = first_digit_elem(elems) else {
+        return 0;
+    };
+    digit_run_lengths(&elems[k]).map_or(0, |m| m.trailing_zeros().min(63))
+}
+
 /// Mask over `10 * d0 + d1` of the first two digits of every match's first
 /// group, when the pattern restricts them (e.g. `01[016789]` → `01`).
 pub(crate) fn first_pair_mask(hir: &Hir) -> Option<u128> {

@@ -124,27 +124,31 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
 fn threshold(b: &Builder) -> Option<Threshold> {
     let mut t = Threshold {
         min_digits: u32::MAX,
-        min_after: u32::MAX,
-        after: [false; 256],
+        after: Vec::new(),
     };
     for &p in &b.digit_patterns {
         let Some(d) = &b.patterns[p as usize].digits else {
             continue;
         };
         let min = d.min.max(1);
-        match d.before.first() {
-            Some(set) => {
-                t.min_after = t.min_after.min(min);
-                for byte in 0..=255u8 {
-                    if analyze::in_set(set, byte) {
-                        t.after[usize::from(byte)] = true;
-                    }
-                }
-            }
-            None => t.min_digits = t.min_digits.min(min),
+        if d.before.is_empty() {
+            t.min_digits = t.min_digits.min(min);
+            continue;
         }
+        let sets = d
+            .before
+            .iter()
+            .map(|set| {
+                let mut table = [false; 256];
+                for byte in 0..=255u8 {
+                    table[usize::from(byte)] = analyze::in_set(set, byte);
+                }
+                table
+            })
+            .collect();
+        t.after.push((min, sets));
     }
-    (t.min_digits != u32::MAX || t.min_after != u32::MAX).then_some(t)
+    (t.min_digits != u32::MAX || !t.after.is_empty()).then_some(t)
 }
 
 impl Builder {
@@ -243,7 +247,11 @@ impl Builder {
                 let counts = if mixed { u64::MAX } else { shape.digits };
                 meta.digits = Some(DigitFilter {
                     counts,
-                    min: if mixed { 1 } else { counts.trailing_zeros() },
+                    min: if mixed {
+                        analyze::first_run_min(&hir).max(1)
+                    } else {
+                        counts.trailing_zeros()
+                    },
                     whole_groups: shape.starts_at_boundary && shape.ends_at_boundary,
                     before: {
                         let sets = analyze::bytes_before_first_digit(&hir);

@@ -137,21 +137,28 @@ fn measure(hay: &[u8], start: usize, limit: usize) -> Cluster {
     }
 }
 
-/// Which clusters are worth measuring: at least `min_digits` digits, or at
-/// least `min_after` digits when the byte before the cluster is in `after`
-/// (patterns whose digits follow fixed bytes, such as an IBAN's country).
+/// Which clusters are worth measuring: at least `min_digits` digits, or
+/// for a pattern whose digits follow fixed bytes (an IBAN's country code), at
+/// least its fewest digits when those bytes precede the cluster.
 #[derive(Debug, Clone)]
 pub(crate) struct Threshold {
     pub min_digits: u32,
-    pub min_after: u32,
-    pub after: [bool; 256],
+    /// (fewest digits, allowed bytes before the cluster, nearest first).
+    pub after: Vec<(u32, Vec<[bool; 256]>)>,
 }
 
 impl Threshold {
     #[inline]
     fn wants(&self, hay: &[u8], start: usize, digits: u32) -> bool {
         digits >= self.min_digits
-            || (digits >= self.min_after && start > 0 && self.after[usize::from(hay[start - 1])])
+            || self.after.iter().any(|(min, sets)| {
+                digits >= *min
+                    && sets.iter().enumerate().all(|(i, set)| {
+                        start
+                            .checked_sub(i + 1)
+                            .is_some_and(|j| set[usize::from(hay[j])])
+                    })
+            })
     }
 }
 
@@ -314,8 +321,7 @@ mod tests {
     fn any() -> Threshold {
         Threshold {
             min_digits: 1,
-            min_after: 1,
-            after: [false; 256],
+            after: Vec::new(),
         }
     }
 
@@ -364,8 +370,7 @@ mod tests {
         for min in [1, 3, 6, 9] {
             let t = Threshold {
                 min_digits: min,
-                min_after: min,
-                after: [false; 256],
+                after: Vec::new(),
             };
             let mut fast = Vec::new();
             clusters(hay, 0, hay.len(), hay.len(), &t, |c| {

@@ -33,8 +33,11 @@ impl std::fmt::Debug for Stream {
     }
 }
 
+/// Room in the tail for small chunks appended in place.
+const SLACK: usize = 256;
+
 pub(super) fn state_bound(inner: &Inner) -> usize {
-    2 * (inner.lookbehind + inner.lookahead) + fixed_bytes(inner)
+    inner.lookbehind + inner.lookahead + SLACK + fixed_bytes(inner)
 }
 
 fn fixed_bytes(inner: &Inner) -> usize {
@@ -70,11 +73,37 @@ impl Stream {
         let n = self.pos;
         let m = chunk.len();
         if self.tail.capacity() == 0 {
-            self.tail.reserve_exact(2 * keep);
+            self.tail.reserve_exact(keep + SLACK);
+        }
+        if m < keep && self.tail.len() + m > keep + SLACK {
+            // Medium chunk: scan tail + chunk in a temporary buffer so the
+            // kept tail never outgrows `keep + SLACK`.
+            let mut buf = Vec::with_capacity(self.tail.len() + m);
+            buf.extend_from_slice(&self.tail);
+            buf.extend_from_slice(chunk);
+            self.pos += m as u64;
+            let to_abs = self.pos.saturating_sub(wf as u64);
+            if to_abs > self.done {
+                let r = Region {
+                    hay: &buf,
+                    base: self.tail_start,
+                    from: (self.done - self.tail_start) as usize,
+                    to: (to_abs - self.tail_start) as usize,
+                    eof: None,
+                };
+                process(&inner, &mut self.matcher, &r, &mut out);
+                self.done = to_abs;
+            }
+            let need_from = self.done.saturating_sub(wb as u64).max(self.tail_start);
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&buf[(need_from - self.tail_start) as usize..]);
+            self.tail_start = need_from;
+            return out;
         }
         if m < keep {
-            // Small chunk: append to the tail (which holds at most `keep`
-            // bytes here, so it never outgrows `2 * keep`).
+            // Small chunk: append to the tail in place (the tail holds at
+            // most `keep` bytes between calls).
             self.tail.extend_from_slice(chunk);
             self.pos += m as u64;
             let to_abs = self.pos.saturating_sub(wf as u64);
