@@ -204,9 +204,7 @@ fn block_page(
         .reason
         .as_deref()
         .unwrap_or("blocked by your organisation's policy");
-    let detail = match decision.action {
-        _ => format!("policy rule {}", decision.rule_label()),
-    };
+    let detail = format!("policy rule {}", decision.rule_label());
     let app = pending.record_mut().app.clone();
     let response = error_page::render_block(
         403,
