@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod device;
 pub mod error_page;
 pub mod hostmatch;
 pub mod inspect;

@@ -27,6 +27,8 @@ pub struct Server {
     pub proxy_addr: SocketAddr,
     /// Where the admin listener listens, unless it is off.
     pub admin_addr: Option<SocketAddr>,
+    /// Where the HTTPS-proxy listener listens, unless it is off.
+    pub https_addr: Option<SocketAddr>,
     workers: tokio::sync::Mutex<Vec<oneshot::Receiver<()>>>,
 }
 
@@ -46,6 +48,9 @@ pub enum ServeError {
         /// The error.
         source: std::io::Error,
     },
+    /// The HTTPS-proxy listener could not be configured.
+    #[error(transparent)]
+    HttpsProxy(#[from] crate::listen::https::HttpsProxyError),
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Worker(std::io::Error),
@@ -101,11 +106,30 @@ impl Server {
         if let Some((_, listener)) = admin {
             tokio::spawn(crate::admin::serve(state.clone(), listener));
         }
+        let https_addr = match state.config.https_proxy.listen {
+            Listen::Off => None,
+            Listen::On(addr) => {
+                let acceptor = crate::listen::https::acceptor(&state).await?;
+                let bind = |source| ServeError::Bind {
+                    what: "https_proxy",
+                    addr,
+                    source,
+                };
+                let listener = TcpListener::bind(addr).await.map_err(bind)?;
+                let local = listener.local_addr().map_err(bind)?;
+                let task_state = state.clone();
+                tokio::spawn(async move {
+                    crate::listen::explicit::serve_with(task_state, listener, Some(acceptor)).await;
+                });
+                Some(local)
+            }
+        };
         state.ready.store(true, Ordering::Relaxed);
         Ok(Self {
             state,
             proxy_addr,
             admin_addr,
+            https_addr,
             workers: tokio::sync::Mutex::new(workers),
         })
     }

@@ -67,6 +67,10 @@ pub struct ProxyState {
     pub incidents: RecordSink,
     /// Warn acknowledgements.
     pub acks: crate::pipeline::warn::Acknowledgements,
+    /// Device posture reports.
+    pub posture: crate::device::PostureStore,
+    /// Device agent tokens.
+    pub device_tokens: crate::device::TokenCheck,
     /// True once every listener is bound.
     pub ready: AtomicBool,
     /// Cancelled when the proxy shuts down.
@@ -137,6 +141,13 @@ impl ProxyState {
             }
         })?;
         let auth = crate::auth::Authenticator::new(&config.identity)?;
+        let device_tokens = match &config.devices.tokens_file {
+            None => crate::device::TokenCheck::default(),
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::device::TokenCheck::parse(&t))
+                .map_err(|e| crate::inspect::InspectError(format!("{}: {e}", path.display())))?,
+        };
         let inspect = crate::inspect::Inspector::load(&config)?;
         let incidents =
             RecordSink::open(&config.log.incidents, metrics.clone()).map_err(|source| {
@@ -153,6 +164,8 @@ impl ProxyState {
             inspect,
             incidents,
             acks: Default::default(),
+            posture: crate::device::PostureStore::new(config.devices.posture_ttl),
+            device_tokens,
             config,
             certs,
             upstream_tls,

@@ -61,7 +61,7 @@ pub async fn connect(proxy: SocketAddr, target: &str) -> (String, TcpStream) {
 }
 
 /// Reads an HTTP response head byte by byte (so nothing after it is consumed).
-pub async fn read_head(tcp: &mut TcpStream) -> String {
+pub async fn read_head<S: tokio::io::AsyncRead + Unpin>(tcp: &mut S) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

@@ -1,4 +1,7 @@
-//! The admin listener: `/healthz`, `/readyz` and `/metrics` (Prometheus text).
+//! The admin listener: `/healthz`, `/readyz`, `/metrics` (Prometheus text)
+//! and the device agent API `POST /v1/posture` (JSON body, `Authorization:
+//! Bearer <device token>`; 204 on success, 401 for a wrong token, 400 for a
+//! malformed report).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,6 +21,7 @@ pub fn router(state: Arc<ProxyState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/v1/posture", axum::routing::post(posture))
         .with_state(state)
 }
 
@@ -49,4 +53,34 @@ async fn metrics(State(state): State<Arc<ProxyState>>) -> impl IntoResponse {
         )],
         state.metrics.encode(),
     )
+}
+
+async fn posture(
+    State(state): State<Arc<ProxyState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    let report: crate::device::PostureReport = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("malformed posture report: {e}\n"),
+            )
+        }
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !state.device_tokens.verify(&report.device_id, token) {
+        tracing::warn!(device = %report.device_id, "posture report with a wrong token");
+        return (
+            StatusCode::UNAUTHORIZED,
+            "unknown device or wrong token\n".to_owned(),
+        );
+    }
+    state.posture.put(report);
+    (StatusCode::NO_CONTENT, String::new())
 }

@@ -226,6 +226,45 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "proxy authentication is required but no `identity.users_file` is configured".into(),
         );
     }
+    for check in &c.devices.require {
+        if !["disk_encryption", "edr_running", "firewall", "screen_lock"].contains(&check.as_str())
+        {
+            return fail(
+                &["devices", "require"],
+                format!(
+                    "{check:?} is not one of disk_encryption, edr_running, firewall, screen_lock"
+                ),
+            );
+        }
+    }
+    if let Some(ca) = &c.devices.ca {
+        if !ca.is_file() {
+            return fail(
+                &["devices", "ca"],
+                format!("{}: no such file", ca.display()),
+            );
+        }
+    }
+    if c.devices.require_certificate && c.devices.ca.is_none() {
+        return fail(
+            &["devices", "require_certificate"],
+            "a device certificate is required but no `devices.ca` is configured".into(),
+        );
+    }
+    if let Some(tokens) = &c.devices.tokens_file {
+        let text = std::fs::read_to_string(tokens).map_err(|e| {
+            (
+                vec!["devices", "tokens_file"],
+                format!("{}: {e}", tokens.display()),
+            )
+        })?;
+        if let Err(e) = crate::device::TokenCheck::parse(&text) {
+            return fail(
+                &["devices", "tokens_file"],
+                format!("{}: {e}", tokens.display()),
+            );
+        }
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&c.log.level) {
         return fail(&["log", "level"], format!("not a valid filter: {e}"));
     }

@@ -45,6 +45,10 @@ pub struct Config {
     pub policy: PolicySection,
     /// Inline data-loss prevention.
     pub dlp: DlpSection,
+    /// The HTTPS-proxy listener (TLS between client and proxy, client certificates).
+    pub https_proxy: HttpsProxySection,
+    /// Device identity and posture.
+    pub devices: DevicesSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.
@@ -470,6 +474,65 @@ impl Default for DlpSection {
             max_ratio: 200,
             max_archive_bytes: 32 << 20,
             max_depth: 3,
+        }
+    }
+}
+
+/// `[https_proxy]`: an explicit proxy spoken over TLS, which asks clients for
+/// a certificate from the device CA to identify the device.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpsProxySection {
+    /// Address, or `"off"` (the default).
+    pub listen: Listen,
+    /// The name clients use for the proxy; its certificate is minted by the
+    /// interception CA. Default `portcullis.local`.
+    pub name: String,
+}
+
+impl Default for HttpsProxySection {
+    fn default() -> Self {
+        Self {
+            listen: Listen::Off,
+            name: "portcullis.local".into(),
+        }
+    }
+}
+
+/// `[devices]`: which certificates identify devices, and posture rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesSection {
+    /// PEM file of the CA that issues device certificates. Without it no
+    /// client certificate is requested and every device is unmanaged.
+    pub ca: Option<PathBuf>,
+    /// Refuse TLS clients without a valid device certificate. Default false.
+    pub require_certificate: bool,
+    /// Take the user from the certificate's e-mail SAN when no other identity
+    /// is established. Default false.
+    pub certificate_user: bool,
+    /// Agent tokens file (TOML `[tokens]` device id = SHA-256 hex of its token)
+    /// for `POST /v1/posture` on the admin listener.
+    pub tokens_file: Option<PathBuf>,
+    /// How long a posture report counts; older is stale (non-compliant). Default 1 h.
+    #[serde(with = "humantime_serde")]
+    pub posture_ttl: Duration,
+    /// Checks a managed device must pass to be compliant. Default all four:
+    /// `disk_encryption`, `edr_running`, `firewall`, `screen_lock`.
+    pub require: Vec<String>,
+}
+
+impl Default for DevicesSection {
+    fn default() -> Self {
+        Self {
+            ca: None,
+            require_certificate: false,
+            certificate_user: false,
+            tokens_file: None,
+            posture_ttl: Duration::from_secs(3600),
+            require: ["disk_encryption", "edr_running", "firewall", "screen_lock"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

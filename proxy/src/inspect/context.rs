@@ -26,10 +26,12 @@ impl Inspector {
         &self,
         host: &str,
         identity: Option<&Identity>,
+        device: policy::context::Device,
         client: IpAddr,
         dest: Option<IpAddr>,
     ) -> Context {
         let mut ctx = self.classifier.context_for_host(host);
+        ctx.device = device;
         if let Some(id) = identity {
             ctx.identity.user = Some(id.user.clone());
             ctx.identity.groups = id.groups.clone();

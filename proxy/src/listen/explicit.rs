@@ -9,10 +9,12 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::auth::{Admission, Identity};
+use crate::device::CertDevice;
 use crate::intercept::{self, Connected, Decided};
 use crate::metrics::ListenerLabels;
 use crate::pipeline::body::{empty, ProxyBody};
@@ -27,6 +29,13 @@ use policy::{Phase, Tunnel as PolicyTunnel};
 /// Accepts clients on `listener` until shutdown, at most
 /// `limits.max_connections` at once.
 pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
+    serve_with(state, listener, None).await;
+}
+
+/// Like [`serve`]; with `tls`, the proxy protocol is spoken inside TLS (the
+/// HTTPS-proxy listener) and a device certificate identifies the device.
+pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    let label = if tls.is_some() { "https" } else { "explicit" };
     let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
     loop {
         let permit = tokio::select! {
@@ -51,25 +60,54 @@ pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let tls = tls.clone();
         state.tasks.clone().spawn(async move {
             let _permit = permit;
             state
                 .metrics
                 .connections
-                .get_or_create(&ListenerLabels {
-                    listener: "explicit",
-                })
+                .get_or_create(&ListenerLabels { listener: label })
                 .inc();
             state.metrics.connections_open.inc();
-            serve_client(state.clone(), stream, peer).await;
+            match tls {
+                None => serve_client(state.clone(), stream, peer, None).await,
+                Some(acceptor) => {
+                    let timeout = state.config.limits.client_handshake_timeout;
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let device = tls
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|certs| certs.first())
+                                .and_then(|c| crate::device::device_from_certificate(c))
+                                .map(Arc::new);
+                            serve_client(state.clone(), tls, peer, device).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "HTTPS-proxy handshake failed"),
+                        Err(_) => tracing::debug!(client = %peer, "HTTPS-proxy handshake timed out"),
+                    }
+                }
+            }
             state.metrics.connections_open.dec();
         });
     }
 }
 
-async fn serve_client(state: Arc<ProxyState>, stream: TcpStream, peer: SocketAddr) {
+/// Serves the proxy protocol (HTTP/1.1: CONNECT and absolute-form requests)
+/// on one client connection — plain TCP, or TLS on the HTTPS-proxy
+/// listener, where `device` is the device its certificate names.
+pub async fn serve_client<IO>(
+    state: Arc<ProxyState>,
+    stream: IO,
+    peer: SocketAddr,
+    device: Option<Arc<CertDevice>>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let svc_state = state.clone();
-    let service = service_fn(move |req| proxy_request(svc_state.clone(), peer, req));
+    let service =
+        service_fn(move |req| proxy_request(svc_state.clone(), peer, device.clone(), req));
     let limits = &state.config.limits;
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -95,17 +133,22 @@ async fn serve_client(state: Arc<ProxyState>, stream: TcpStream, peer: SocketAdd
 async fn proxy_request(
     state: Arc<ProxyState>,
     client: SocketAddr,
+    device: Option<Arc<CertDevice>>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let identity = match state.auth.admit(client.ip(), req.headers()).await {
-        Admission::Admit(identity) => identity,
+        Admission::Admit(identity) => {
+            identity.or_else(|| certificate_identity(&state, device.as_deref()))
+        }
         refused => return Ok(refuse_admission(&state, client, &req, &refused)),
     };
+    let device_facts =
+        crate::device::device_facts(&state.posture, &state.config.devices, device.as_deref());
     if req.method() == Method::CONNECT {
-        return Ok(connect(state, client, identity, req).await);
+        return Ok(connect(state, client, identity, device_facts, req).await);
     }
     if req.uri().scheme().is_some() {
-        return pipeline::plain::handle(state, client, identity, req).await;
+        return pipeline::plain::handle(state, client, identity, device_facts, req).await;
     }
     let record = AccessRecord::start(
         client,
@@ -178,10 +221,24 @@ fn refuse_admission(
 
 /// Answers a `CONNECT`: checks the target, connects to it, and on success
 /// answers 200 and hands the upgraded connection to the tunnel.
+/// The identity a device certificate names, when configured to count.
+fn certificate_identity(state: &ProxyState, device: Option<&CertDevice>) -> Option<Arc<Identity>> {
+    if !state.config.devices.certificate_user {
+        return None;
+    }
+    let user = device?.user.clone()?;
+    Some(Arc::new(Identity {
+        user,
+        groups: Vec::new(),
+        method: "certificate",
+    }))
+}
+
 async fn connect(
     state: Arc<ProxyState>,
     client: SocketAddr,
     identity: Option<Arc<Identity>>,
+    device: policy::context::Device,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let target = req
@@ -229,6 +286,7 @@ async fn connect(
     let context = state.inspect.connection_context(
         &host,
         identity.as_deref(),
+        device,
         client.ip(),
         addrs.first().copied(),
     );

@@ -1,3 +1,4 @@
 //! Listeners: accept connections and turn their first request into a target.
 
 pub mod explicit;
+pub mod https;

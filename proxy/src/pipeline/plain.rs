@@ -23,6 +23,7 @@ pub async fn handle(
     state: Arc<ProxyState>,
     client: SocketAddr,
     identity: Option<Arc<Identity>>,
+    device: policy::context::Device,
     mut req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let html = error_page::wants_html(req.headers());
@@ -52,7 +53,7 @@ pub async fn handle(
     let connection =
         state
             .inspect
-            .connection_context(&host, identity.as_deref(), client.ip(), None);
+            .connection_context(&host, identity.as_deref(), device, client.ip(), None);
     if parts.uri.path() == super::warn::ACK_PATH {
         let query = parts.uri.query().unwrap_or("").to_owned();
         return Ok(super::acknowledge(
