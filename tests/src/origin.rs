@@ -86,6 +86,8 @@ pub struct OriginStats {
     pub body_bytes: AtomicU64,
     /// Requests received.
     pub seen: Mutex<Vec<Seen>>,
+    /// WebSocket messages received.
+    pub ws_messages: AtomicU64,
 }
 
 /// A running origin.
@@ -306,7 +308,7 @@ async fn route(
                 .insert("trailer", "x-checksum".parse().expect("value"));
             Ok(r)
         }
-        "/ws" => Ok(websocket(&mut req)),
+        "/ws" => Ok(websocket(&mut req, stats.clone())),
         _ => Ok(text(
             StatusCode::OK,
             format!("origin {} {}", req.method(), path),
@@ -352,7 +354,14 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
+fn websocket(req: &mut Request<Incoming>, stats: Arc<OriginStats>) -> Response<Body> {
+    // Agree to permessage-deflate when asked (only uncompressed messages are
+    // sent to this origin by the tests; compressed ones must never arrive).
+    let deflate = req
+        .headers()
+        .get("sec-websocket-extensions")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("permessage-deflate"));
     let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
         return text(StatusCode::BAD_REQUEST, "not a websocket request".into());
     };
@@ -372,6 +381,7 @@ fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
             if msg.is_close() {
                 break;
             }
+            stats.ws_messages.fetch_add(1, Ordering::SeqCst);
             if ws.send(msg).await.is_err() {
                 break;
             }
@@ -383,5 +393,11 @@ fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
     h.insert("connection", "upgrade".parse().expect("value"));
     h.insert("upgrade", "websocket".parse().expect("value"));
     h.insert("sec-websocket-accept", accept.parse().expect("value"));
+    if deflate {
+        h.insert(
+            "sec-websocket-extensions",
+            "permessage-deflate".parse().expect("value"),
+        );
+    }
     r
 }

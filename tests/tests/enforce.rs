@@ -372,3 +372,86 @@ async fn warn_pages_need_an_acknowledgement_remembered_per_user_and_app() {
     assert_eq!(origin.seen().len(), 2);
     s.proxy.wait_record(|r| r["action"] == "acknowledge").await;
 }
+
+fn ws_frame(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode];
+    assert!(payload.len() < 126);
+    out.push(0x80 | payload.len() as u8);
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_in_masked_fragmented_compressed_websocket_frames_is_blocked() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = setup(&["files.test"]).await;
+    let files = &s.origins[0];
+    let mut tls = portcullis_tests::client::tls_tunnel(
+        s.proxy.server.proxy_addr,
+        "files.test",
+        files.port(),
+        "files.test",
+        s.proxy.ca_der(),
+        &[b"http/1.1"],
+    )
+    .await
+    .expect("tls");
+    let port = files.port();
+    tls.write_all(
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: files.test:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let head = portcullis_tests::client::read_head(&mut tls).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("permessage-deflate"),
+        "{head}"
+    );
+
+    // A clean message is relayed and echoed.
+    tls.write_all(&ws_frame(true, false, 0x1, b"hello", [1, 2, 3, 4]))
+        .await
+        .expect("write");
+    let mut echo = [0u8; 7];
+    tls.read_exact(&mut echo).await.expect("echo");
+    assert_eq!(&echo[2..], b"hello");
+
+    // The secret: deflated, split over two masked fragments.
+    let secret = format!("aws_secret_access_key = {PLANTED_AWS_SECRET}");
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut compressed = Vec::with_capacity(256);
+    c.compress_vec(
+        secret.as_bytes(),
+        &mut compressed,
+        flate2::FlushCompress::Sync,
+    )
+    .expect("deflate");
+    compressed.truncate(compressed.len() - 4);
+    let (a, b) = compressed.split_at(compressed.len() / 2);
+    tls.write_all(&ws_frame(false, true, 0x1, a, [9, 8, 7, 6]))
+        .await
+        .expect("write");
+    tls.write_all(&ws_frame(true, false, 0x0, b, [5, 4, 3, 2]))
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let _ = tls.read_to_end(&mut rest).await;
+    assert!(rest.is_empty(), "the connection is closed without an echo");
+    let record = s
+        .proxy
+        .wait_record(|r| r["path"] == "/ws" && r["action"] == "block")
+        .await;
+    assert_eq!(record["dlp"][0], "aws-secret-access-key");
+    assert_eq!(
+        files.stats.ws_messages.load(Ordering::SeqCst),
+        1,
+        "only the clean message arrived"
+    );
+}

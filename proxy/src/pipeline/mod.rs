@@ -18,6 +18,7 @@ pub mod record;
 pub mod response_body;
 mod upgrade;
 pub mod warn;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,11 +75,23 @@ async fn relay_response(
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
             let idle = state.config.limits.idle_timeout;
+            let (deflate, client_no_context_takeover, _) = websocket::negotiated_deflate(
+                resp.headers()
+                    .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let scan = verdict.scan_response.then(|| upgrade::WsScan {
+                state: state.clone(),
+                ctx: verdict.ctx,
+                deflate,
+                client_no_context_takeover,
+            });
             tokio::spawn(upgrade::relay(
                 client_upgrade,
                 upstream_upgrade,
                 pending,
                 idle,
+                scan,
             ));
             let (mut parts, _) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers, true);
