@@ -131,7 +131,7 @@ impl WsParser {
                 }
                 events.push(WsEvent::Forward(raw));
             }
-            0x1 | 0x2 | 0x0 => {
+            0x0..=0x2 => {
                 if opcode == 0 && !self.in_message {
                     return Err(WsError::Malformed("continuation without a message"));
                 }
