@@ -455,3 +455,49 @@ async fn a_secret_in_masked_fragmented_compressed_websocket_frames_is_blocked() 
         "only the clean message arrived"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_on_the_hash_blocklist_is_blocked() {
+    use sha2::Digest;
+    let pki = TestPki::new();
+    let files = Origin::start(&pki, OriginOptions::new("files.test")).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let evil = b"MZ\x90\x00 not really malware, but on the list".to_vec();
+    let blocklist = dir.path().join("hashes.txt");
+    std::fs::write(
+        &blocklist,
+        format!(
+            "# known bad\n{}\n",
+            hex::encode(sha2::Sha256::digest(&evil))
+        ),
+    )
+    .expect("write");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("write");
+    let mut config = TestProxy::config(&pki, &[&files]);
+    config.policy.file = Some(policy);
+    config.dlp.blocklist = Some(blocklist);
+    let proxy = TestProxy::start(config).await;
+    let boundary = "XyZ123";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"tool.exe\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&evil);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let resp = reqwest_client(&proxy, true)
+        .post(format!("https://files.test:{}/sha256", files.port()))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 403);
+    assert_eq!(files.stats.body_bytes.load(Ordering::SeqCst), 0);
+    let record = proxy.wait_record(|r| r["status"] == 403).await;
+    assert_eq!(record["action"], "block");
+}
