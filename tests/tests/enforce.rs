@@ -297,15 +297,18 @@ async fn no_log_holds_a_planted_secret() {
             .expect("POST");
         assert_eq!(resp.status(), 403);
     }
-    let resp = client
+    // The download is aborted by DLP; depending on timing the abort reaches
+    // the client before or after the response head.
+    if let Ok(resp) = client
         .get(format!(
             "https://files.test:{}/leak?size=200000&at=100000",
             files.port()
         ))
         .send()
         .await
-        .expect("GET");
-    let _ = resp.bytes().await;
+    {
+        let _ = resp.bytes().await;
+    }
     s.proxy.wait_record(|r| r["path"] == "/leak").await;
     s.proxy.server.shutdown().await;
     let mut logs = String::new();

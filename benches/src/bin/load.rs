@@ -5,6 +5,7 @@
 //! ```text
 //! cargo build --release -p portcullis
 //! cargo run --release -p portcullis-benches --bin load -- --proxy-bin target/release/portcullis
+//! cargo run --release -p portcullis-benches --bin load -- --inspect --keepalive-only --body 1048576
 //! ```
 //!
 //! Prints requests/s, p50/p99 latency and — from the proxy process's own
@@ -43,9 +44,16 @@ struct Args {
     /// Request body bytes (POST /echo; the response echoes it).
     #[arg(long, default_value_t = 1024)]
     body: usize,
-    /// Extra TOML appended to the proxy's configuration (e.g. policy and DLP sections).
+    /// Extra TOML appended to the proxies' configuration.
     #[arg(long)]
     extra_config: Option<PathBuf>,
+    /// Also run a second proxy whose policy scans every request and response
+    /// with the built-in DLP pack, measured beside plain interception.
+    #[arg(long)]
+    inspect: bool,
+    /// Only the keep-alive phases.
+    #[arg(long)]
+    keepalive_only: bool,
 }
 
 #[derive(Clone)]
@@ -63,6 +71,79 @@ struct PhaseResult {
     errors: u64,
 }
 
+/// A `portcullis run` child process under measurement.
+struct ProxyProcess {
+    child: Child,
+    addr: SocketAddr,
+    ca: CertificateDer<'static>,
+    _dir: tempfile::TempDir,
+}
+
+impl ProxyProcess {
+    async fn start(bin: &PathBuf, pki: &TestPki, origin: &Origin, extra: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let config = dir.path().join("bench.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"off\"\n\
+                 [upstream]\nextra_roots = [{root:?}]\nsystem_roots = false\nallow_private = true\n\
+                 connect_ports = [{oport}]\nresolve = {{ \"origin.bench\" = [\"127.0.0.1\"] }}\n\
+                 [log]\naccess = {log:?}\nincidents = {log:?}\nlevel = \"warn\"\n{extra}",
+                root = pki.root_pem.display().to_string(),
+                oport = origin.port(),
+                log = dir.path().join("access.log").display().to_string(),
+            ),
+        )?;
+        let data_dir = dir.path().join("data");
+        let mut child = Command::new(bin)
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        wait_listening(addr, &mut child).await?;
+        let ca = rustls_pki_types_from_pem(&std::fs::read(data_dir.join("ca.pem"))?)?;
+        Ok(Self {
+            child,
+            addr,
+            ca,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The policy of `--inspect`: every request to the origin is scanned with the
+/// whole built-in DLP pack (uploads held, responses streamed).
+const INSPECT_POLICY: &str = "version: 1
+default: {action: allow}
+dlp_profiles:
+  all: {detectors: [], min_count: 1, action: block, severity: high}
+rules:
+  - id: scan-everything
+    when: {host: origin.bench}
+    action: allow
+    dlp_profile: all
+";
+
+/// `len` bytes of log-like text without secrets (what DLP scans in practice).
+fn text_body(len: usize) -> Bytes {
+    const LINE: &[u8] =
+        b"2026-11-23T08:00:00Z INFO user=alice action=view path=/reports/q3 status=200 ms=12\n";
+    Bytes::from((0..len).map(|i| LINE[i % LINE.len()]).collect::<Vec<u8>>())
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -71,89 +152,103 @@ async fn main() -> Result<()> {
     let mut options = OriginOptions::new("origin.bench");
     options.alpn = vec![b"http/1.1".to_vec()];
     let origin = Origin::start(&pki, options).await;
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
     let extra = match &args.extra_config {
         Some(p) => std::fs::read_to_string(p).with_context(|| p.display().to_string())?,
         None => String::new(),
     };
-    let config = dir.path().join("bench.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"off\"\n\
-             [upstream]\nextra_roots = [{root:?}]\nsystem_roots = false\nallow_private = true\n\
-             connect_ports = [{oport}]\nresolve = {{ \"origin.bench\" = [\"127.0.0.1\"] }}\n\
-             [log]\naccess = {log:?}\nlevel = \"warn\"\n{extra}",
-            root = pki.root_pem.display().to_string(),
-            oport = origin.port(),
-            log = dir.path().join("access.log").display().to_string(),
-        ),
-    )?;
-    let data_dir = dir.path().join("data");
-    let mut child = Command::new(&args.proxy_bin)
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", args.proxy_bin.display()))?;
-    let proxy_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    wait_listening(proxy_addr, &mut child).await?;
-    let ca_pem = std::fs::read(data_dir.join("ca.pem"))?;
-    let ca = rustls_pki_types_from_pem(&ca_pem)?;
-    let body = Bytes::from(portcullis_tests::pattern(args.body));
-    let direct = Target {
-        via_proxy: None,
+    let plain = ProxyProcess::start(&args.proxy_bin, &pki, &origin, &extra).await?;
+    let policy_dir = tempfile::tempdir()?;
+    let inspected = if args.inspect {
+        let policy = policy_dir.path().join("policy.yaml");
+        std::fs::write(&policy, INSPECT_POLICY)?;
+        let extra = format!(
+            "{extra}\n[policy]\nfile = {:?}\n",
+            policy.display().to_string()
+        );
+        Some(ProxyProcess::start(&args.proxy_bin, &pki, &origin, &extra).await?)
+    } else {
+        None
+    };
+    let body = text_body(args.body);
+    let target = |proxy: Option<&ProxyProcess>| Target {
+        via_proxy: proxy.map(|p| p.addr),
         origin: origin.addr,
-        root: pki.root_der(),
+        root: proxy.map_or_else(|| pki.root_der(), |p| p.ca.clone()),
         body: body.clone(),
     };
-    let proxied = Target {
-        via_proxy: Some(proxy_addr),
-        origin: origin.addr,
-        root: ca,
-        body,
-    };
-    // Warm up: mint the leaf, fill pools.
-    run_phase(&proxied, 1, Duration::from_millis(500), true).await;
+    let direct = target(None);
+    let mut phases: Vec<(&str, Target, bool, Option<u32>)> = vec![
+        ("direct keep-alive", direct.clone(), true, None),
+        (
+            "intercepted keep-alive",
+            target(Some(&plain)),
+            true,
+            Some(plain.child.id()),
+        ),
+    ];
+    if let Some(p) = &inspected {
+        phases.push((
+            "intercepted+policy+DLP keep-alive",
+            target(Some(p)),
+            true,
+            Some(p.child.id()),
+        ));
+    }
+    if !args.keepalive_only {
+        phases.push(("direct new connection", direct.clone(), false, None));
+        phases.push((
+            "intercepted new connection",
+            target(Some(&plain)),
+            false,
+            Some(plain.child.id()),
+        ));
+    }
+    // Warm up: mint the leaves, fill pools.
+    for (_, t, _, pid) in &phases {
+        if pid.is_some() {
+            run_phase(t, 1, Duration::from_millis(500), true).await;
+        }
+    }
     let d = Duration::from_secs(args.seconds);
     println!(
-        "load: {} clients, {} s per phase, POST {} B bodies (echoed), HTTP/1.1",
+        "load: {} clients, {} s per phase, POST {} B text bodies (echoed), HTTP/1.1",
         args.clients, args.seconds, args.body
     );
     println!(
-        "{:<34} {:>10} {:>10} {:>10} {:>14} {:>7}",
-        "phase", "req/s", "p50 µs", "p99 µs", "proxy CPU µs", "errors"
+        "{:<36} {:>9} {:>9} {:>9} {:>13} {:>16} {:>7}",
+        "phase", "req/s", "p50 µs", "p99 µs", "proxy CPU µs", "MB/s per core", "errors"
     );
-    for (name, target, keepalive) in [
-        ("direct keep-alive", &direct, true),
-        ("intercepted keep-alive", &proxied, true),
-        ("direct new connection", &direct, false),
-        ("intercepted new connection", &proxied, false),
-    ] {
-        let cpu_before = cpu_time(child.id())?;
-        let r = run_phase(target, args.clients, d, keepalive).await;
-        let cpu = cpu_time(child.id())?.saturating_sub(cpu_before);
-        let cpu_per = if target.via_proxy.is_some() && r.requests > 0 {
-            format!("{:.1}", cpu.as_secs_f64() * 1e6 / r.requests as f64)
+    for (name, target, keepalive, pid) in &phases {
+        let cpu_before = match pid {
+            Some(pid) => cpu_time(*pid)?,
+            None => Duration::ZERO,
+        };
+        let r = run_phase(target, args.clients, d, *keepalive).await;
+        let cpu = match pid {
+            Some(pid) => cpu_time(*pid)?.saturating_sub(cpu_before),
+            None => Duration::ZERO,
+        };
+        let (cpu_per, per_core) = if pid.is_some() && r.requests > 0 && !cpu.is_zero() {
+            let bytes = r.requests as f64 * 2.0 * target.body.len() as f64;
+            (
+                format!("{:.1}", cpu.as_secs_f64() * 1e6 / r.requests as f64),
+                format!("{:.0}", bytes / cpu.as_secs_f64() / 1e6),
+            )
         } else {
-            "-".into()
+            ("-".into(), "-".into())
         };
         let (p50, p99) = percentiles(r.latencies);
         println!(
-            "{:<34} {:>10.0} {:>10} {:>10} {:>14} {:>7}",
+            "{:<36} {:>9.0} {:>9} {:>9} {:>13} {:>16} {:>7}",
             name,
             r.requests as f64 / r.elapsed.as_secs_f64(),
             p50.as_micros(),
             p99.as_micros(),
             cpu_per,
+            per_core,
             r.errors
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
     Ok(())
 }
 
