@@ -121,6 +121,7 @@ impl Server {
         }
         self.state.access.finish();
         self.state.incidents.finish();
+        self.state.usage.finish();
     }
 }
 
