@@ -98,6 +98,7 @@ pub async fn serve_with_leaf<IO>(
         record.user = tunnel.user.clone();
         record.app = tunnel.app.clone();
         record.category = tunnel.category.clone();
+        record.registrable_domain = tunnel.registrable_domain.clone();
         record.rule = tunnel.rule.clone();
         record.action = tunnel.action;
         let pending = PendingRecord::new(state_for_service.clone(), record);
