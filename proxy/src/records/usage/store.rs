@@ -380,6 +380,25 @@ mod tests {
     }
 
     #[test]
+    fn the_report_reads_while_the_proxy_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.sqlite");
+        let mut writer = Store::create(&path).unwrap();
+        let k = key("github", None, Some("alice"));
+        writer
+            .write(&HashMap::from([(k.clone(), tally(1, 1, 1, 5, 5))]))
+            .unwrap();
+        let reader = Store::open_read_only(&path).unwrap();
+        assert_eq!(reader.summaries(None).unwrap()[0].tally.requests, 1);
+        writer
+            .write(&HashMap::from([(k, tally(1, 1, 1, 6, 6))]))
+            .unwrap();
+        assert_eq!(reader.summaries(None).unwrap()[0].tally.requests, 2);
+        // The read-only connection cannot change anything.
+        assert!(reader.conn.execute("DELETE FROM usage", []).is_err());
+    }
+
+    #[test]
     fn the_report_side_refuses_missing_and_foreign_databases() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.sqlite");
