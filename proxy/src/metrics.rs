@@ -57,6 +57,10 @@ pub struct Metrics {
     pub records_dropped: Counter,
     /// DLP incidents recorded.
     pub dlp_incidents: Counter,
+    /// Usage observations dropped (too many distinct rows waiting for a write).
+    pub usage_dropped: Counter,
+    /// Failed writes of usage rows (retried at the next flush).
+    pub usage_write_errors: Counter,
     /// Policy decisions, by phase and action.
     pub decisions: Family<DecisionLabels, Counter>,
 }
@@ -114,6 +118,16 @@ impl Metrics {
             "dlp_incidents",
             "DLP incidents recorded",
             self.dlp_incidents.clone(),
+        );
+        registry.register(
+            "usage_dropped",
+            "Usage observations dropped because too many rows waited for a write",
+            self.usage_dropped.clone(),
+        );
+        registry.register(
+            "usage_write_errors",
+            "Failed writes of usage rows to the usage database",
+            self.usage_write_errors.clone(),
         );
         registry.register(
             "decisions",

@@ -145,6 +145,7 @@ impl Server {
         }
         self.state.access.finish();
         self.state.incidents.finish();
+        self.state.usage.finish();
     }
 }
 

@@ -35,6 +35,9 @@ pub enum StartError {
     /// Policy, catalogue, geo or DLP rules could not be loaded.
     #[error(transparent)]
     Inspect(#[from] crate::inspect::InspectError),
+    /// The usage database could not be opened.
+    #[error(transparent)]
+    Usage(#[from] crate::records::usage::UsageError),
     /// Proxy authentication could not be set up.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
@@ -71,6 +74,8 @@ pub struct ProxyState {
     pub posture: crate::device::PostureStore,
     /// Device agent tokens.
     pub device_tokens: crate::device::TokenCheck,
+    /// Usage counters for the shadow-IT report.
+    pub usage: crate::records::UsageRecorder,
     /// True once every listener is bound.
     pub ready: AtomicBool,
     /// Cancelled when the proxy shuts down.
@@ -159,7 +164,18 @@ impl ProxyState {
                     source,
                 }
             })?;
+        let usage = if config.usage.enabled {
+            crate::records::UsageRecorder::start(
+                &config.usage.database_path(data_dir),
+                config.usage.flush_interval,
+                config.usage.max_pending,
+                metrics.clone(),
+            )?
+        } else {
+            crate::records::UsageRecorder::off(metrics.clone())
+        };
         Ok(Arc::new(Self {
+            usage,
             auth,
             inspect,
             incidents,

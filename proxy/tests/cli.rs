@@ -216,15 +216,138 @@ fn classify_and_policy_commands() {
 }
 
 #[test]
-fn unfilled_commands_say_so() {
-    let out = portcullis().args(["report", "shadow-it"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+fn the_command_tree_is_complete() {
     let out = portcullis().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for cmd in ["run", "ca", "config", "dlp", "classify", "policy", "report"] {
         assert!(help.contains(cmd), "{help}");
     }
+}
+
+/// A usage database as the proxy writes it: one unsanctioned app (through
+/// the status file), one never reviewed, two unknown domains.
+fn usage_database(data: &std::path::Path) {
+    use portcullis::records::usage::{unix_now, Store, Tally, UsageKey};
+    let now = unix_now();
+    let row = |app: &str, user: &str, up: u64, last_seen: i64| {
+        (
+            UsageKey {
+                app: app.into(),
+                instance: None,
+                user: Some(user.into()),
+                device: None,
+            },
+            Tally {
+                requests: 1,
+                bytes_up: up,
+                bytes_down: 10,
+                blocked: 0,
+                bypassed: 0,
+                first_seen: last_seen - 5,
+                last_seen,
+            },
+        )
+    };
+    let mut store = Store::create(&data.join("usage.sqlite")).unwrap();
+    store
+        .write(&std::collections::HashMap::from([
+            row("github", "alice", 100_000, now),
+            row("dropbox", "alice", 10, now),
+            row("dropbox", "bob", 20, now),
+            row("unknown:small.test", "bob", 5, now),
+            row("unknown:big.test", "alice", 7_000, now),
+            row("unknown:old.test", "alice", 9_000_000, now - 30 * 86_400),
+        ]))
+        .unwrap();
+}
+
+#[test]
+fn report_shadow_it_prints_the_usage_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let missing = portcullis()
+        .args(["report", "shadow-it", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains(&data.join("usage.sqlite").display().to_string()),
+        "a missing database is named: {err}"
+    );
+
+    usage_database(&data);
+    let status = dir.path().join("status.yaml");
+    std::fs::write(&status, "status:\n  dropbox: unsanctioned\n").unwrap();
+    let config = dir.path().join("p.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[policy]\napp_status = {:?}\n",
+            status.display().to_string()
+        ),
+    )
+    .unwrap();
+    let report = |args: &[&str]| {
+        let out = portcullis()
+            .args(["report", "shadow-it", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let json: serde_json::Value =
+        serde_json::from_str(&report(&["--format", "json", "--since", "7d"])).unwrap();
+    let ids: Vec<(&str, &str)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("app", "dropbox"),
+            ("app", "github"),
+            ("unknown", "big.test"),
+            ("unknown", "small.test"),
+        ],
+        "unsanctioned first; unknown by upload; old.test is outside --since"
+    );
+    assert_eq!(json[0]["status"], "unsanctioned");
+    assert_eq!(json[0]["users"], 2);
+    assert_eq!(json[0]["bytes_up"], 30);
+    assert_eq!(json[0]["category"], "file_sharing");
+    assert!(json[0]["risk_score"].is_u64());
+    assert_eq!(json[1]["status"], "unreviewed");
+
+    let all = report(&["--format", "csv"]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert!(lines[0].starts_with("kind,id,name,status,"), "{all}");
+    assert_eq!(lines.len(), 6, "header and five rows: {all}");
+    assert!(lines[3].starts_with("unknown,old.test,"), "{all}");
+
+    let table = report(&[]);
+    assert!(table.starts_with("Apps in use (2)\nSTATUS"), "{table}");
+    assert!(table.contains("Unknown destinations (3)"), "{table}");
+
+    let bad = portcullis()
+        .args(["report", "shadow-it", "--format", "xml", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("table, csv or json"));
 }
 
 #[cfg(unix)]

@@ -148,17 +148,22 @@ pub(crate) struct Threshold {
 }
 
 impl Threshold {
+    /// Some "after" rule accepts `digits` digits at `start`.
+    #[inline]
+    fn after_wants(&self, hay: &[u8], start: usize, digits: u32) -> bool {
+        self.after.iter().any(|(min, sets)| {
+            digits >= *min
+                && sets.iter().enumerate().all(|(i, set)| {
+                    start
+                        .checked_sub(i + 1)
+                        .is_some_and(|j| set[usize::from(hay[j])])
+                })
+        })
+    }
+
     #[inline]
     fn wants(&self, hay: &[u8], start: usize, digits: u32) -> bool {
-        digits >= self.min_digits
-            || self.after.iter().any(|(min, sets)| {
-                digits >= *min
-                    && sets.iter().enumerate().all(|(i, set)| {
-                        start
-                            .checked_sub(i + 1)
-                            .is_some_and(|j| set[usize::from(hay[j])])
-                    })
-            })
+        digits >= self.min_digits || self.after_wants(hay, start, digits)
     }
 }
 

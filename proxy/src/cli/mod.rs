@@ -1,10 +1,10 @@
-//! The command tree of the `portcullis` binary. Commands that later work
-//! fills in exit 2 with "not implemented yet".
+//! The command tree of the `portcullis` binary.
 
 mod ca;
 mod config_check;
 mod dlp;
 mod policy;
+mod report;
 mod run;
 
 use std::net::SocketAddr;
@@ -147,8 +147,8 @@ pub enum PolicyCommand {
 pub enum ReportCommand {
     /// Apps and unknown destinations in use, unsanctioned first.
     ShadowIt {
-        /// How far back to look (e.g. `7d`).
-        #[arg(long)]
+        /// Only what was seen this recently (e.g. `7d`, `12h`).
+        #[arg(long, value_name = "DURATION")]
         since: Option<String>,
         /// `table`, `csv` or `json`.
         #[arg(long, default_value = "table")]
@@ -186,10 +186,14 @@ pub fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Test { file },
         } => policy::test(&file),
-        Command::Report { .. } => {
-            eprintln!("portcullis: not implemented yet");
-            return ExitCode::from(2);
-        }
+        Command::Report {
+            command:
+                ReportCommand::ShadowIt {
+                    since,
+                    format,
+                    config,
+                },
+        } => report::shadow_it(&config, since.as_deref(), &format),
     };
     match result {
         Ok(code) => code,

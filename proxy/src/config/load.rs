@@ -265,6 +265,21 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             );
         }
     }
+    if c.usage.flush_interval < std::time::Duration::from_millis(100) {
+        return fail(
+            &["usage", "flush_interval"],
+            "must be at least 100ms".into(),
+        );
+    }
+    if c.usage.max_pending == 0 {
+        return fail(&["usage", "max_pending"], "must be at least 1".into());
+    }
+    if c.usage.database.as_deref().is_some_and(Path::is_dir) {
+        return fail(
+            &["usage", "database"],
+            "is a directory; name the database file".into(),
+        );
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&c.log.level) {
         return fail(&["log", "level"], format!("not a valid filter: {e}"));
     }
@@ -299,6 +314,12 @@ mod tests {
                 "limits.header_read_timeout",
             ),
             ("[http2]\nmax_frame_size = 10\n", 2, "http2.max_frame_size"),
+            ("[usage]\nmax_pending = 0\n", 2, "usage.max_pending"),
+            (
+                "[usage]\nflush_interval = \"1ms\"\n",
+                2,
+                "usage.flush_interval",
+            ),
             (
                 "[ca]\ncert = \"/nonexistent.pem\"\nkey = \"/nonexistent.key\"\n",
                 2,

@@ -6,8 +6,10 @@
 
 mod load;
 mod locate;
+mod usage;
 
 pub use load::{load, load_file, ConfigError, LoadedConfig};
+pub use usage::UsageSection;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +51,8 @@ pub struct Config {
     pub https_proxy: HttpsProxySection,
     /// Device identity and posture.
     pub devices: DevicesSection,
+    /// Usage records for the shadow-IT report.
+    pub usage: UsageSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.

@@ -51,24 +51,31 @@ fn read(path: &Path) -> Result<String, InspectError> {
     std::fs::read_to_string(path).map_err(|e| InspectError(format!("{}: {e}", path.display())))
 }
 
+/// The built-in catalogue extended with `policy.catalog` files and
+/// `policy.app_status`, as the proxy and the reports use it.
+pub fn load_catalog(p: &crate::config::PolicySection) -> Result<Catalog, InspectError> {
+    let err = |e: &dyn std::fmt::Display| InspectError(e.to_string());
+    let mut catalog = Catalog::builtin().map_err(|e| err(&e))?;
+    for file in &p.catalog {
+        catalog
+            .extend_yaml(&read(file)?, &file.display().to_string())
+            .map_err(|e| err(&e))?;
+    }
+    if let Some(file) = &p.app_status {
+        catalog
+            .apply_status_yaml(&read(file)?, &file.display().to_string())
+            .map_err(|e| err(&e))?;
+    }
+    Ok(catalog)
+}
+
 impl Inspector {
     /// Loads catalogue, statuses, policy, geo and DLP rules; every error
     /// names its file (and line, where the libraries know it).
     pub fn load(config: &Config) -> Result<Self, InspectError> {
         let err = |e: &dyn std::fmt::Display| InspectError(e.to_string());
         let p = &config.policy;
-        let mut catalog = Catalog::builtin().map_err(|e| err(&e))?;
-        for file in &p.catalog {
-            catalog
-                .extend_yaml(&read(file)?, &file.display().to_string())
-                .map_err(|e| err(&e))?;
-        }
-        if let Some(file) = &p.app_status {
-            catalog
-                .apply_status_yaml(&read(file)?, &file.display().to_string())
-                .map_err(|e| err(&e))?;
-        }
-        let classifier = Classifier::new(catalog).map_err(|e| err(&e))?;
+        let classifier = Classifier::new(load_catalog(p)?).map_err(|e| err(&e))?;
         let policy = match &p.file {
             None => Policy::allow_all(),
             Some(file) => {

@@ -96,8 +96,10 @@ pub async fn serve_with_leaf<IO>(
         );
         record.request_id = tunnel.request_id.clone();
         record.user = tunnel.user.clone();
+        record.device = tunnel.device.clone();
         record.app = tunnel.app.clone();
         record.category = tunnel.category.clone();
+        record.registrable_domain = tunnel.registrable_domain.clone();
         record.rule = tunnel.rule.clone();
         record.action = tunnel.action;
         let pending = PendingRecord::new(state_for_service.clone(), record);

@@ -78,6 +78,7 @@ where
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
     record.app = Some(tunnel.context.app.app_id.to_string());
+    record.device = tunnel.context.device.id.clone();
     record.category = tunnel.context.app.category.map(|c| c.as_str().to_owned());
     record.registrable_domain = tunnel.context.app.registrable_domain.clone();
     let mut pending = PendingRecord::new(state.clone(), record);

@@ -50,6 +50,7 @@ pub fn decide(
     state.metrics.decision("request", decision.action.as_str());
     let record = pending.record_mut();
     record.app = Some(ctx.app.app_id.to_string());
+    record.device = ctx.device.id.clone();
     record.category = ctx.app.category.map(|c| c.as_str().to_owned());
     record.instance = ctx.app.instance.clone();
     record.registrable_domain = ctx.app.registrable_domain.clone();

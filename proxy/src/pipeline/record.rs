@@ -95,5 +95,6 @@ impl Drop for PendingRecord {
         metrics.request(self.record.mode.label(), self.record.status);
         metrics.relayed(self.record.bytes_in, self.record.bytes_out);
         self.state.access.write(&self.record);
+        self.state.usage.observe(&self.record);
     }
 }

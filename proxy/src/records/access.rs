@@ -1,7 +1,7 @@
 //! The access log record: one per request (and one per tunnel).
 //!
 //! Schema (JSON object per line): `time` (RFC 3339 UTC), `request_id`,
-//! `client` (ip:port), `user` (null when unauthenticated), `method`,
+//! `client` (ip:port), `user` (null when unauthenticated), `device`, `method`,
 //! `scheme`, `host`, `port`, `path` (without the query string, which can
 //! carry tokens), `status` (0 when no response was sent), `bytes_in`
 //! (request body or client→origin tunnel bytes), `bytes_out` (response body
@@ -51,6 +51,8 @@ pub struct AccessRecord {
     pub client: SocketAddr,
     /// Authenticated or asserted user, when known.
     pub user: Option<String>,
+    /// Device id (from its certificate), when known.
+    pub device: Option<String>,
     /// Request method (`CONNECT` for tunnel records).
     pub method: String,
     /// `https` or `http`.
@@ -123,6 +125,7 @@ impl AccessRecord {
             request_id: new_request_id(),
             client,
             user: None,
+            device: None,
             method: method.to_owned(),
             scheme,
             host: host.to_owned(),
