@@ -41,7 +41,7 @@ pub enum DirectoryError {
         /// The operation: connect, bind, search, …
         op: &'static str,
         /// What ldap3 reported.
-        source: LdapError,
+        source: Box<LdapError>,
     },
     /// The directory answered an operation with an unexpected result code.
     #[error("LDAP {op}: result code {rc} ({text})")]
@@ -183,10 +183,7 @@ impl Directory {
             .set_starttls(self.transport == LdapTransport::StartTls);
         let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.url)
             .await
-            .map_err(|source| DirectoryError::Protocol {
-                op: "connect",
-                source,
-            })?;
+            .map_err(protocol("connect"))?;
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
                 tracing::debug!(error = %e, "LDAP connection ended");
@@ -259,7 +256,7 @@ impl Directory {
             .with_search_options(ldap3::SearchOptions::new().sizelimit(2))
             .search(base, Scope::Subtree, filter, vec!["1.1"])
             .await
-            .map_err(|source| DirectoryError::Protocol { op, source })?;
+            .map_err(protocol(op))?;
         let (entries, res) = (result.0, result.1);
         match res.rc {
             0 => {}
@@ -301,7 +298,7 @@ impl Directory {
             )
             .await
             .and_then(ldap3::SearchResult::success)
-            .map_err(|source| DirectoryError::Protocol { op, source })?;
+            .map_err(protocol(op))?;
         let mut groups = Vec::new();
         for entry in entries
             .into_iter()
@@ -320,6 +317,14 @@ impl Directory {
     }
 }
 
+/// Wraps an ldap3 error of operation `op`.
+fn protocol(op: &'static str) -> impl FnOnce(LdapError) -> DirectoryError {
+    move |source| DirectoryError::Protocol {
+        op,
+        source: Box::new(source),
+    }
+}
+
 /// A simple bind: `Ok(true)` on success, `Ok(false)` when the directory
 /// rejects the credentials. Never called with an empty password.
 async fn bind(
@@ -331,10 +336,7 @@ async fn bind(
     if password.is_empty() {
         return Ok(false);
     }
-    let res = ldap
-        .simple_bind(dn, password)
-        .await
-        .map_err(|source| DirectoryError::Protocol { op, source })?;
+    let res = ldap.simple_bind(dn, password).await.map_err(protocol(op))?;
     match res.rc {
         0 => Ok(true),
         rc if REJECTED.contains(&rc) => Ok(false),

@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn templates_are_filled_in_one_pass() {
-        let cases: [(&str, &[(&str, &str)], &str); 4] = [
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 4] = [
             ("(uid={user})", &[("user", "bob")], "(uid=bob)"),
             (
                 "(|(member={dn})(memberUid={user}))",
