@@ -323,3 +323,12 @@ fn data_ldif() -> String {
     }
     ldif
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[should_panic(expected = "apt-get install slapd ldap-utils")]
+    fn a_missing_openldap_fails_naming_the_install_command() {
+        super::tool("slapd-not-installed");
+    }
+}

@@ -117,17 +117,20 @@ impl Setup {
 async fn ldaps_and_starttls_admit_right_passwords_and_apply_ldap_groups() {
     for mode in [Mode::LdapsSearch, Mode::StartTlsTemplate] {
         let s = setup(mode).await;
-        // (user, password, CONNECT status, HTTP status)
+        // (user, password, CONNECT status, HTTP status, recorded user)
         let cases = [
-            (ALICE.uid, ALICE.password, "200", "200"),
-            (ALICE.uid, "wrong-pw", "407", "000"),
-            (BOB.uid, ALICE.password, "407", "000"),
-            ("nobody", "whatever", "407", "000"),
+            (ALICE.uid, ALICE.password, "200", "200", Some("alice")),
+            (ALICE.uid, "wrong-pw", "407", "000", None),
+            (BOB.uid, ALICE.password, "407", "000", None),
+            ("nobody", "whatever", "407", "000", None),
+            // The directory ignores case; the record and the policy see
+            // the name as the directory spells it.
+            ("ALICE", ALICE.password, "200", "200", Some("alice")),
             // Bob is a contractor (a group only the directory knows):
             // admitted, then blocked at source.test by the group rule.
-            (BOB.uid, BOB.password, "200", "403"),
+            ("Bob", BOB.password, "200", "403", None),
         ];
-        for (i, (user, password, connect, code)) in cases.into_iter().enumerate() {
+        for (i, (user, password, connect, code, recorded)) in cases.into_iter().enumerate() {
             let path = format!("/bytes/{}", i + 1);
             let got = s.fetch(user, password, &path).await;
             assert_eq!(
@@ -135,9 +138,9 @@ async fn ldaps_and_starttls_admit_right_passwords_and_apply_ldap_groups() {
                 (connect.to_owned(), code.to_owned()),
                 "{mode:?} {user}:{password}"
             );
-            if code == "200" {
+            if let Some(recorded) = recorded {
                 let r = s.proxy.wait_record(|r| r["path"] == path.as_str()).await;
-                assert_eq!(r["user"], user, "{mode:?}: {r}");
+                assert_eq!(r["user"], recorded, "{mode:?}: {r}");
             }
         }
         let blocked = s

@@ -53,6 +53,14 @@ pub enum DirectoryError {
         /// The server's diagnostic text.
         text: String,
     },
+    /// The user's entry lacks `user_attribute`.
+    #[error("LDAP: the entry {dn} has no `{attribute}` naming the user")]
+    NoUserName {
+        /// The user's DN.
+        dn: String,
+        /// The configured `user_attribute`.
+        attribute: String,
+    },
     /// The whole authentication took longer than `timeout`.
     #[error("LDAP: no answer within {0:?}")]
     Timeout(Duration),
@@ -63,6 +71,8 @@ pub enum DirectoryError {
 pub struct DirectoryUser {
     /// The DN bound as.
     pub dn: String,
+    /// The user's name as the directory spells it (`user_attribute`).
+    pub name: String,
     /// Values of `group_attribute` of the user's groups.
     pub groups: Vec<String>,
 }
@@ -82,6 +92,7 @@ pub struct Directory {
     tls: Arc<rustls::ClientConfig>,
     locate: Locate,
     service: Option<(String, String)>,
+    user_attribute: String,
     group_base: Option<String>,
     group_filter: String,
     group_attribute: String,
@@ -139,6 +150,7 @@ impl Directory {
             tls,
             locate,
             service,
+            user_attribute: section.user_attribute.clone(),
             group_base: section.group_base.clone(),
             group_filter: section.group_filter.clone(),
             group_attribute: section.group_attribute.clone(),
@@ -212,11 +224,12 @@ impl Directory {
         if !bind(ldap, &dn, password, "bind").await? {
             return Ok(None);
         }
+        // The entry and the groups are read as the service account when
+        // there is one, otherwise as the user just bound.
+        self.bind_service(ldap).await?;
+        let name = self.read_name(ldap, &dn, user).await?;
         let groups = match &self.group_base {
             Some(base) => {
-                // Groups are read as the service account when there is one,
-                // otherwise as the user just bound.
-                self.bind_service(ldap).await?;
                 let filter = fill(
                     &self.group_filter,
                     &[("dn", &filter_value(&dn)), ("user", &filter_value(user))],
@@ -225,7 +238,39 @@ impl Directory {
             }
             None => Vec::new(),
         };
-        Ok(Some(DirectoryUser { dn, groups }))
+        Ok(Some(DirectoryUser { dn, name, groups }))
+    }
+
+    /// The value of `user_attribute` in the entry `dn` that equals `typed`
+    /// ignoring case, or else its first value.
+    async fn read_name(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+        typed: &str,
+    ) -> Result<String, DirectoryError> {
+        let op = "user entry read";
+        let attribute = self.user_attribute.as_str();
+        let (entries, _) = ldap
+            .search(dn, Scope::Base, "(objectClass=*)", vec![attribute])
+            .await
+            .and_then(ldap3::SearchResult::success)
+            .map_err(protocol(op))?;
+        let values: Vec<String> = entries
+            .into_iter()
+            .filter(|e| !e.is_ref() && !e.is_intermediate())
+            .flat_map(|e| SearchEntry::construct(e).attrs)
+            .filter(|(name, _)| name.eq_ignore_ascii_case(attribute))
+            .flat_map(|(_, values)| values)
+            .collect();
+        let chosen = values
+            .iter()
+            .find(|v| v.to_lowercase() == typed.to_lowercase())
+            .or(values.first());
+        chosen.cloned().ok_or_else(|| DirectoryError::NoUserName {
+            dn: dn.to_owned(),
+            attribute: attribute.to_owned(),
+        })
     }
 
     async fn bind_service(&self, ldap: &mut Ldap) -> Result<(), DirectoryError> {

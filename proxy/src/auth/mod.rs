@@ -176,7 +176,7 @@ impl Authenticator {
         let directory = self.ldap.as_ref()?;
         match directory.authenticate(user, password).await {
             Ok(Some(found)) => Some(Identity {
-                user: user.to_owned(),
+                user: found.name,
                 groups: found.groups,
                 method: "ldap",
             }),

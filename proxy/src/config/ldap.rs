@@ -40,6 +40,12 @@ pub struct LdapSection {
     /// File holding the service account's password (first line), so no secret
     /// sits in the configuration. Required with `service_bind_dn`.
     pub service_password_file: Option<PathBuf>,
+    /// Attribute of the user's entry that names the user in the identity
+    /// (records, policy `user:` conditions): its value equal to the name
+    /// typed, ignoring case, or else its first value. Directories compare
+    /// names without case, so `ALICE` is recorded as `alice`. An entry
+    /// without it fails authentication. Default `uid`.
+    pub user_attribute: String,
     /// Base of the subtree searched for the user's groups. Default: no group lookup.
     pub group_base: Option<String>,
     /// Filter finding the user's groups: `{dn}` is the user's DN and `{user}`
@@ -65,6 +71,7 @@ impl Default for LdapSection {
             search_filter: "(uid={user})".into(),
             service_bind_dn: None,
             service_password_file: None,
+            user_attribute: "uid".into(),
             group_base: None,
             group_filter: "(member={dn})".into(),
             group_attribute: "cn".into(),
@@ -176,8 +183,13 @@ pub(super) fn validate(l: &LdapSection) -> Result<(), Invalid> {
     {
         return fail("group_filter", "not an RFC 4515 filter".into());
     }
-    if l.group_attribute.is_empty() {
-        return fail("group_attribute", "must name an attribute".into());
+    for (field, attribute) in [
+        ("user_attribute", &l.user_attribute),
+        ("group_attribute", &l.group_attribute),
+    ] {
+        if attribute.is_empty() {
+            return fail(field, "must name an attribute".into());
+        }
     }
     match (&l.service_bind_dn, &l.service_password_file) {
         (Some(_), None) => return fail("service_bind_dn", "needs `service_password_file`".into()),
