@@ -232,7 +232,7 @@ impl Directory {
             Some(base) => {
                 let filter = fill(
                     &self.group_filter,
-                    &[("dn", &filter_value(&dn)), ("user", &filter_value(user))],
+                    &[("dn", &filter_value(&dn)), ("user", &filter_value(&name))],
                 );
                 self.find_groups(ldap, base, &filter).await?
             }

@@ -49,7 +49,8 @@ pub struct LdapSection {
     /// Base of the subtree searched for the user's groups. Default: no group lookup.
     pub group_base: Option<String>,
     /// Filter finding the user's groups: `{dn}` is the user's DN and `{user}`
-    /// the user name, both RFC 4515-escaped. Default `(member={dn})`.
+    /// the user name as `user_attribute` spells it (for `memberUid`), both
+    /// RFC 4515-escaped. Default `(member={dn})`.
     pub group_filter: String,
     /// Attribute of a group entry holding the group name. Default `cn`.
     pub group_attribute: String,
