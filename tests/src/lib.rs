@@ -1,12 +1,14 @@
 //! The end-to-end harness shared by every test in `tests/tests/`: a test PKI
 //! for origins, TLS origins on loopback with real HTTP/1.1 and HTTP/2
 //! servers, a Portcullis started in-process on ephemeral ports, and clients
-//! (reqwest, curl, raw tunnels with hyper or tungstenite).
+//! (reqwest, curl, raw tunnels with hyper or tungstenite), and a real
+//! OpenLDAP `slapd` for the LDAP tests.
 
 pub mod client;
 pub mod origin;
 pub mod pki;
 pub mod proxy;
+pub mod slapd;
 
 pub use origin::{Origin, OriginOptions};
 pub use pki::{OriginCert, TestPki};

@@ -85,6 +85,28 @@ impl TestPki {
         CertifiedKey::new(vec![cert.der().clone(), signer.der().clone()], signing).into()
     }
 
+    /// A PEM certificate (leaf then root) and PEM PKCS#8 key for a server
+    /// outside the proxy (e.g. an LDAP directory) valid for `names` (host
+    /// names or IP addresses), issued by the trusted root.
+    pub fn server_pem(&self, names: &[&str]) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names.clone()).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, &names[0]);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(30);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.root).expect("sign");
+        (
+            format!("{}{}", cert.pem(), self.root.pem()),
+            key.serialize_pem(),
+        )
+    }
+
     /// The trusted root in DER.
     pub fn root_der(&self) -> CertificateDer<'static> {
         self.root.der().clone()

@@ -1,10 +1,12 @@
 //! Admission: who is behind a connection. Proxy authentication (`407` with
-//! `Proxy-Authenticate: Basic`) against a users file, trusted identity
-//! headers from configured sources, and a per-address limit on failures.
+//! `Proxy-Authenticate: Basic`) against a users file and an LDAP directory,
+//! trusted identity headers from configured sources, and a per-address limit
+//! on failures.
 //! Credentials are never logged; a failed attempt is logged with the client
 //! address and the user name only.
 
 mod basic;
+pub mod ldap;
 mod rate;
 mod users;
 
@@ -17,6 +19,7 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 pub use basic::parse_basic;
+pub use ldap::{Directory, DirectoryError, DirectoryUser};
 pub use rate::FailureLimiter;
 pub use users::{UsersError, UsersFile};
 
@@ -50,12 +53,16 @@ pub enum AuthError {
     /// The users file is unusable.
     #[error(transparent)]
     Users(#[from] UsersError),
+    /// The LDAP directory section is unusable.
+    #[error(transparent)]
+    Ldap(#[from] DirectoryError),
 }
 
 /// Authenticates proxy requests.
 pub struct Authenticator {
     config: IdentitySection,
     users: Option<UsersFile>,
+    ldap: Option<Directory>,
     verified: Cache<[u8; 32], Arc<Identity>>,
     failures: FailureLimiter,
 }
@@ -69,15 +76,21 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Loads the users file the configuration names.
+    /// Loads the users file and sets up the LDAP directory the
+    /// configuration names.
     pub fn new(config: &IdentitySection) -> Result<Self, AuthError> {
         let users = match &config.users_file {
             Some(path) => Some(UsersFile::load(path)?),
             None => None,
         };
+        let ldap = match &config.ldap {
+            Some(section) => Some(Directory::new(section)?),
+            None => None,
+        };
         Ok(Self {
             config: config.clone(),
             users,
+            ldap,
             verified: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(config.credential_cache_ttl)
@@ -102,9 +115,9 @@ impl Authenticator {
         let credentials = headers
             .get(http::header::PROXY_AUTHORIZATION)
             .and_then(|v| parse_basic(v.as_bytes()));
-        // Without a users file there is nothing to check credentials
-        // against: they are ignored (and never forwarded).
-        let credentials = credentials.filter(|_| self.users.is_some());
+        // Without a users file or a directory there is nothing to check
+        // credentials against: they are ignored (and never forwarded).
+        let credentials = credentials.filter(|_| self.users.is_some() || self.ldap.is_some());
         let Some((user, password)) = credentials else {
             return if self.config.require {
                 Admission::Challenge
@@ -125,6 +138,9 @@ impl Authenticator {
         }
     }
 
+    /// Checks credentials: the users file first (a user it lists is decided
+    /// by it alone), then the LDAP directory. Successes are cached by the
+    /// SHA-256 of the credentials.
     async fn verify(&self, user: &str, password: &str) -> Option<Arc<Identity>> {
         // An empty password is never valid (and for LDAP would be an
         // unauthenticated bind that succeeds, RFC 4513 §5.1.2).
@@ -135,22 +151,43 @@ impl Authenticator {
         if let Some(hit) = self.verified.get(&key).await {
             return Some(hit);
         }
-        let users = self.users.as_ref()?;
-        let entry = users.get(user)?;
+        let identity = match self.users.as_ref().and_then(|users| users.get(user)) {
+            Some(entry) => Self::verify_file_entry(entry, password).await?,
+            None => self.verify_ldap(user, password).await?,
+        };
+        let identity = Arc::new(identity);
+        self.verified.insert(key, identity.clone()).await;
+        Some(identity)
+    }
+
+    async fn verify_file_entry(entry: &users::UserEntry, password: &str) -> Option<Identity> {
         let (hash, password) = (entry.password.clone(), password.to_owned());
         let ok = tokio::task::spawn_blocking(move || users::verify_hash(&hash, &password))
             .await
             .unwrap_or(false);
-        if !ok {
-            return None;
-        }
-        let identity = Arc::new(Identity {
+        ok.then(|| Identity {
             user: entry.name.clone(),
             groups: entry.groups.clone(),
             method: "basic",
-        });
-        self.verified.insert(key, identity.clone()).await;
-        Some(identity)
+        })
+    }
+
+    async fn verify_ldap(&self, user: &str, password: &str) -> Option<Identity> {
+        let directory = self.ldap.as_ref()?;
+        match directory.authenticate(user, password).await {
+            Ok(Some(found)) => Some(Identity {
+                user: found.name,
+                groups: found.groups,
+                method: "ldap",
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                // The error names the operation and the server's answer,
+                // never the password.
+                tracing::warn!(user = %user, error = %e, "LDAP authentication could not complete");
+                None
+            }
+        }
     }
 
     fn trusted_header_identity(&self, client: IpAddr, headers: &HeaderMap) -> Option<Identity> {

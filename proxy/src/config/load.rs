@@ -220,10 +220,15 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             return fail(&["identity", "users_file"], e.to_string());
         }
     }
-    if c.identity.require && c.identity.users_file.is_none() {
+    if let Some(ldap) = &c.identity.ldap {
+        super::ldap::validate(ldap)?;
+    }
+    if c.identity.require && c.identity.users_file.is_none() && c.identity.ldap.is_none() {
         return fail(
             &["identity", "require"],
-            "proxy authentication is required but no `identity.users_file` is configured".into(),
+            "proxy authentication is required but neither `identity.users_file` nor \
+             `[identity.ldap]` is configured"
+                .into(),
         );
     }
     for check in &c.devices.require {
@@ -324,6 +329,26 @@ mod tests {
                 "[ca]\ncert = \"/nonexistent.pem\"\nkey = \"/nonexistent.key\"\n",
                 2,
                 "ca.cert",
+            ),
+            (
+                "[identity.ldap]\nbind_dn_template = \"uid={user},dc=x\"\nurl = \"ldap://dir.example\"\n",
+                3,
+                "identity.ldap.url",
+            ),
+            (
+                "[identity.ldap]\nurl = \"ldaps://dir.example\"\nstarttls = true\nsearch_base = \"dc=x\"\n",
+                3,
+                "identity.ldap.starttls",
+            ),
+            (
+                "[identity.ldap]\nurl = \"ldaps://dir.example\"\nsearch_base = \"dc=x\"\nsearch_filter = \"(uid=x)\"\n",
+                4,
+                "identity.ldap.search_filter",
+            ),
+            (
+                "[identity.ldap]\nurl = \"ldaps://dir.example\"\nsearch_base = \"dc=x\"\nservice_bind_dn = \"cn=p\"\n",
+                4,
+                "identity.ldap.service_bind_dn",
             ),
         ];
         for (text, line, field) in cases {

@@ -4,10 +4,12 @@
 //! empty file (or no file) is a working configuration. [`load`] is the one
 //! code path used by both `portcullis run` and `portcullis config check`.
 
+mod ldap;
 mod load;
 mod locate;
 mod usage;
 
+pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
 pub use usage::UsageSection;
 
@@ -362,6 +364,8 @@ pub struct IdentitySection {
     pub failed_window: Duration,
     /// Identity asserted in headers by a trusted front end.
     pub trusted_headers: TrustedHeadersSection,
+    /// LDAP directory checked after the users file. Absent: no LDAP.
+    pub ldap: Option<LdapSection>,
 }
 
 impl Default for IdentitySection {
@@ -374,6 +378,7 @@ impl Default for IdentitySection {
             failed_limit: 10,
             failed_window: Duration::from_secs(60),
             trusted_headers: TrustedHeadersSection::default(),
+            ldap: None,
         }
     }
 }
