@@ -110,3 +110,43 @@ fn custom_regex_without_literals_uses_the_scan_fallback() {
     got.extend(s.finish());
     assert_eq!(got, whole);
 }
+
+#[test]
+fn dictionary_scans_long_text_identically_in_any_chunking() {
+    let words: Vec<String> = (0..500).map(|i| format!("kw{i}zx")).collect();
+    let mut yaml = String::from("rules:\n  - id: dict\n    keywords:\n");
+    for w in &words {
+        yaml.push_str(&format!("      - '{w}'\n"));
+    }
+    yaml.push_str("      - 'two words'\n");
+    let e = compile(&yaml).unwrap();
+    let mut text = String::new();
+    let mut planted = 0;
+    for i in 0..3000 {
+        match i % 7 {
+            0 => {
+                text.push_str(&words[i % 500].to_uppercase());
+                planted += 1;
+            }
+            3 => {
+                text.push_str("Two  Words");
+                planted += 1;
+            }
+            5 => text.push_str("kw1zxx notkw2zx 한국어단어"),
+            _ => text.push_str("plain filler_words here"),
+        }
+        text.push_str(if i % 11 == 0 { ",\n" } else { " " });
+    }
+    let whole = e.scan(text.as_bytes());
+    assert_eq!(whole.len(), planted);
+    for step in [1, 7, 63, 64, 65, 4096] {
+        let mut s = e.stream();
+        let mut got = Vec::new();
+        for c in text.as_bytes().chunks(step) {
+            got.extend(s.feed(c));
+        }
+        got.extend(s.finish());
+        got.sort_by_key(|f| f.start);
+        assert_eq!(got, whole, "step {step}");
+    }
+}

@@ -31,6 +31,57 @@ pub(crate) fn is_word(b: u8) -> bool {
     WORD[usize::from(b)]
 }
 
+/// Word-byte mask of 16 bytes (bit k: byte k).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn word_mask16(b: &[u8; 16]) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly
+    // the 16 bytes of `b` (unaligned loads are allowed).
+    unsafe {
+        let x = _mm_loadu_si128(b.as_ptr().cast());
+        let in_range = |lo: u8, len: u8| {
+            let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((len - 1) as i8)), t)
+        };
+        let ascii = _mm_or_si128(
+            _mm_or_si128(in_range(b'0', 10), in_range(b'A', 26)),
+            _mm_or_si128(
+                in_range(b'a', 26),
+                _mm_cmpeq_epi8(x, _mm_set1_epi8(b'_' as i8)),
+            ),
+        );
+        // Bytes >= 0x80 have their top bit set: movemask of `x` itself.
+        let m = _mm_movemask_epi8(ascii) | _mm_movemask_epi8(x);
+        u64::from(m as u16)
+    }
+}
+
+/// Word-byte mask of 16 bytes (bit k: byte k).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn word_mask16(b: &[u8; 16]) -> u64 {
+    let mut m = 0u64;
+    for (k, &c) in b.iter().enumerate() {
+        m |= u64::from(is_word(c)) << k;
+    }
+    m
+}
+
+#[inline]
+fn word_mask(block: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (i, sub) in block.chunks_exact(16).enumerate() {
+        if let Ok(sub) = <&[u8; 16]>::try_from(sub) {
+            m |= word_mask16(sub) << (16 * i);
+        }
+    }
+    m
+}
+
 #[derive(Default)]
 struct WordHasher(u64);
 
@@ -165,6 +216,36 @@ impl Dictionary {
             }
         }
         let mut lower = [0u8; MAX_WORD];
+        // Blocks of 64 bytes: word starts and lengths from a bit mask, so
+        // only candidate words cost more than a few instructions.
+        while i + 64 <= to {
+            let Ok(block) = <&[u8; 64]>::try_from(&hay[i..i + 64]) else {
+                break;
+            };
+            let w = word_mask(block);
+            let prev = u64::from(i > 0 && is_word(hay[i - 1]));
+            let mut starts = w & !((w << 1) | prev);
+            let mut next = i + 64;
+            while starts != 0 {
+                let k = starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                let start = i + k;
+                let run = (!(w >> k)).trailing_zeros() as usize;
+                let end = if k + run < 64 {
+                    start + run
+                } else {
+                    // The word runs past the block: finish it byte by byte.
+                    let mut e = i + 64;
+                    while e < limit && is_word(hay[e]) {
+                        e += 1;
+                    }
+                    next = e;
+                    e
+                };
+                self.word(hay, start, end, limit, &mut lower, &mut f);
+            }
+            i = next;
+        }
         while i < to {
             while i < to && !WORD[usize::from(hay[i])] {
                 i += 1;
@@ -176,30 +257,44 @@ impl Dictionary {
             while i < limit && WORD[usize::from(hay[i])] {
                 i += 1;
             }
-            let len = i - start;
-            if len < self.min_word || len > self.max_word || (i == limit && limit < hay.len()) {
+            self.word(hay, start, i, limit, &mut lower, &mut f);
+        }
+    }
+
+    /// Looks up the word `hay[start..end]` (and the phrases it starts).
+    #[inline]
+    fn word(
+        &self,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        limit: usize,
+        lower: &mut [u8; MAX_WORD],
+        f: &mut impl FnMut(usize, usize, u32),
+    ) {
+        let len = end - start;
+        if len < self.min_word || len > self.max_word || (end == limit && limit < hay.len()) {
+            return;
+        }
+        let word = &hay[start..end];
+        let first = word[0].to_ascii_lowercase();
+        let second = word.get(1).map_or(0, u8::to_ascii_lowercase);
+        let idx = filter_index(first, second, word[len - 1].to_ascii_lowercase(), len);
+        if self.filter[idx / 64] & (1 << (idx % 64)) == 0 {
+            return;
+        }
+        for (d, s) in lower.iter_mut().zip(word) {
+            *d = s.to_ascii_lowercase();
+        }
+        let Some(entries) = self.table.get(&lower[..len]) else {
+            return;
+        };
+        for e in entries {
+            if e.case_sensitive && e.first != word {
                 continue;
             }
-            let word = &hay[start..i];
-            let first = word[0].to_ascii_lowercase();
-            let second = word.get(1).map_or(0, u8::to_ascii_lowercase);
-            let idx = filter_index(first, second, word[len - 1].to_ascii_lowercase(), len);
-            if self.filter[idx / 64] & (1 << (idx % 64)) == 0 {
-                continue;
-            }
-            for (d, s) in lower.iter_mut().zip(word) {
-                *d = s.to_ascii_lowercase();
-            }
-            let Some(entries) = self.table.get(&lower[..len]) else {
-                continue;
-            };
-            for e in entries {
-                if e.case_sensitive && e.first != word {
-                    continue;
-                }
-                if let Some(end) = phrase_end(hay, i, limit, e) {
-                    f(start, end, e.pattern);
-                }
+            if let Some(phrase_end) = phrase_end(hay, end, limit, e) {
+                f(start, phrase_end, e.pattern);
             }
         }
     }
