@@ -105,7 +105,9 @@ pub async fn upload(
     body: Incoming,
     pending: &mut PendingRecord,
 ) -> Upload {
-    if !verdict.decision.needs_dlp() {
+    // Nothing to scan (no DLP profile, or a request without a body such as
+    // most GETs): pass the body on as it is.
+    if !verdict.decision.needs_dlp() || http_body::Body::is_end_stream(&body) {
         return Upload::Forward(boxed(CountedBody::new(body, pending.bytes_in_counter())));
     }
     let scanner = state.inspect.scanner(&body_meta(headers));
