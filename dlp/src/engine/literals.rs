@@ -1,4 +1,4 @@
-//! Literal prefilters: one SIMD (Teddy) pass for case-sensitive literals and
+//! Literal prefilters: SIMD (Teddy) passes for case-sensitive literals and
 //! one for case-insensitive literals, searched through the lower-case,
 //! upper-case and capitalised forms of their first three bytes (lower and
 //! upper case only for three-byte literals) and confirmed in full (so
@@ -88,13 +88,14 @@ fn variants(prefix: &[u8], literal_len: usize) -> Vec<Vec<u8>> {
 }
 
 /// Every trigger literal, case-sensitive and ASCII case-insensitive, found
-/// in one SIMD pass: Teddy searches the literals' prefixes (shortened until
-/// at most 64 remain, and the lower-case, upper-case and capitalised forms
+/// in one or two SIMD passes: Teddy searches the literals' prefixes (shortened until
+/// at most 32 remain, and the lower-case, upper-case and capitalised forms
 /// of case-insensitive literals' first three bytes), and each hit is
 /// confirmed against the full literals starting with that byte.
 pub(crate) struct LiteralTriggers {
-    /// One finder for both kinds when their prefixes fit Teddy's sweet spot
-    /// (64), else one per kind (case-sensitive first).
+    /// One finder for both kinds when their prefixes fit slim Teddy
+    /// (32), else one per kind (case-sensitive first): two slim passes beat
+    /// one fat pass.
     finders: Vec<(Finder, Kinds)>,
     /// Case-sensitive literals and the patterns each triggers.
     cs: Vec<(Vec<u8>, Vec<u32>)>,
@@ -169,13 +170,13 @@ impl LiteralTriggers {
             .collect();
         ci_prefixes.sort();
         ci_prefixes.dedup();
-        let both = shortened(&cs, &ci_prefixes, 64);
+        let both = shortened(&cs, &ci_prefixes, 32);
         let mut finders = Vec::new();
-        if both.len() <= 64 {
+        if both.len() <= 32 {
             finders.push((Finder::new(&both)?, Kinds::Both));
         } else {
             if !cs.is_empty() {
-                finders.push((Finder::new(&shortened(&cs, &[], 64))?, Kinds::Sensitive));
+                finders.push((Finder::new(&shortened(&cs, &[], 32))?, Kinds::Sensitive));
             }
             if !ci_prefixes.is_empty() {
                 finders.push((Finder::new(&ci_prefixes)?, Kinds::Insensitive));
