@@ -311,18 +311,34 @@ async fn no_log_holds_a_planted_secret() {
     }
     s.proxy.wait_record(|r| r["path"] == "/leak").await;
     s.proxy.server.shutdown().await;
+    // Every file the proxy wrote: logs, the usage database, the CA directory.
     let mut logs = String::new();
-    for entry in std::fs::read_dir(s._dir.path())
-        .expect("dir")
-        .chain(std::fs::read_dir(s.proxy.access_log.parent().expect("p")).expect("dir"))
-    {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            logs.push_str(&String::from_utf8_lossy(
-                &std::fs::read(&path).expect("read"),
-            ));
+    let mut files = 0;
+    let mut dirs = vec![
+        s._dir.path().to_path_buf(),
+        s.proxy.access_log.parent().expect("p").to_path_buf(),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files += 1;
+                logs.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&path).expect("read"),
+                ));
+            }
         }
     }
+    assert!(
+        files >= 4,
+        "access log, incident log, usage database, CA files"
+    );
+    assert!(
+        logs.contains("SQLite format 3"),
+        "the usage database was scanned"
+    );
     assert!(logs.contains("incident"), "incidents were written");
     for secret in [CARD, "4111111111111111", SSN, PLANTED_AWS_SECRET] {
         assert!(!logs.contains(secret), "a log holds {secret}");
