@@ -147,7 +147,44 @@ pub(crate) struct Threshold {
     pub after: Vec<(u32, Vec<[bool; 256]>)>,
 }
 
+/// Bit k set when bits k..k+n of `c` are all set (runs of at least `n`);
+/// bits beyond 63 count as set (a run may continue in the next block).
+#[inline]
+fn runs_at_least(c: u64, n: u32) -> u64 {
+    if n == 0 {
+        return u64::MAX;
+    }
+    if n > 64 {
+        return 0;
+    }
+    let (mut r, mut have) = (c, 1u32);
+    while have < n {
+        let step = (n - have).min(have);
+        r &= (r >> step) | !(u64::MAX >> step);
+        have += step;
+    }
+    r
+}
+
+/// `true` for ASCII letters and space.
+#[inline]
+fn is_letter_or_space(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b' '
+}
+
 impl Threshold {
+    /// The fewest digits any "after" rule needs, and whether every byte
+    /// those rules allow before a cluster is an ASCII letter or space.
+    fn after_summary(&self) -> Option<(u32, bool)> {
+        let min = self.after.iter().map(|(m, _)| *m).min()?;
+        let letters = self.after.iter().all(|(_, sets)| {
+            sets.first().is_some_and(|set| {
+                (0..=255u8).all(|b| !set[usize::from(b)] || is_letter_or_space(b))
+            })
+        });
+        Some((min, letters))
+    }
+
     /// Some "after" rule accepts `digits` digits at `start`.
     #[inline]
     fn after_wants(&self, hay: &[u8], start: usize, digits: u32) -> bool {
@@ -199,6 +236,51 @@ fn masks16(b: &[u8; 16]) -> (u64, u64) {
     }
 }
 
+/// ASCII letter-or-space mask of 16 bytes (bit k: byte k).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn letters16(b: &[u8; 16]) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    // SAFETY: as in `masks16`.
+    unsafe {
+        let x = _mm_loadu_si128(b.as_ptr().cast());
+        let in_range = |lo: u8, len: u8| {
+            let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((len - 1) as i8)), t)
+        };
+        let m = _mm_or_si128(
+            _mm_or_si128(in_range(b'A', 26), in_range(b'a', 26)),
+            _mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8)),
+        );
+        u64::from(_mm_movemask_epi8(m) as u16)
+    }
+}
+
+/// ASCII letter-or-space mask of 16 bytes (bit k: byte k).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn letters16(b: &[u8; 16]) -> u64 {
+    let mut m = 0u64;
+    for (k, &c) in b.iter().enumerate() {
+        m |= u64::from(is_letter_or_space(c)) << k;
+    }
+    m
+}
+
+#[inline]
+fn letters(block: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (i, sub) in block.chunks_exact(16).enumerate() {
+        if let Ok(sub) = <&[u8; 16]>::try_from(sub) {
+            m |= letters16(sub) << (16 * i);
+        }
+    }
+    m
+}
+
 /// Digit and separator masks of 16 bytes (bit k: byte k).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
@@ -240,6 +322,7 @@ pub(crate) fn clusters(
     let mut i = from;
     // Positions below `skip_to` belong to a cluster already handled.
     let mut skip_to = from;
+    let after = t.after_summary();
     while i + 64 + 3 <= limit.min(to + 3) && i + 64 <= to {
         let Ok(block) = <&[u8; 64]>::try_from(&hay[i..i + 64]) else {
             break;
@@ -272,6 +355,21 @@ pub(crate) fn clusters(
         let nd2 = d >> 2;
         let bridge = (s & pd1 & nd1) | (s & ns1 & pd1 & nd2) | (s & ps1 & pd2 & nd1);
         let c = d | bridge;
+        // Keep only starts whose run (cluster bytes, an upper bound of its
+        // digits) is long enough; runs touching the block end count as long.
+        let open = c | (0b111 << 61);
+        let mut wanted = runs_at_least(open, t.min_digits);
+        if let Some((min_after, only_letters)) = after {
+            let long = runs_at_least(open, min_after);
+            wanted |= if only_letters {
+                let l = letters(block);
+                let l1 = u64::from(i > 0 && is_letter_or_space(hay[i - 1]));
+                long & ((l << 1) | l1)
+            } else {
+                long
+            };
+        }
+        starts &= wanted;
         while starts != 0 {
             let k = starts.trailing_zeros() as usize;
             starts &= starts - 1;
@@ -386,7 +484,7 @@ mod tests {
             while i < hay.len() {
                 if hay[i].is_ascii_digit() && starts_cluster(hay, i) {
                     let c = measure(hay, i, hay.len().min(i + CLUSTER_CAP));
-                    if c.digits >= min {
+                    if c.digits >= min || t.after_wants(hay, i, c.digits) {
                         slow.push((c.start, c.end, c.digits));
                     }
                     i = c.end;
