@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
@@ -175,6 +176,17 @@ fn spawn_worker(
         .name(format!("portcullis-worker-{index}"))
         .spawn(move || {
             runtime.block_on(async move {
+                // Keep the timer wheel's next wake-up within half a second:
+                // tokio wakes its own driver (an eventfd write and a spurious
+                // epoll return) whenever a timer is armed earlier than the next
+                // wake-up — which hyper's per-request header timeout otherwise
+                // does on every keep-alive request.
+                tokio::spawn(async {
+                    let mut tick = tokio::time::interval(Duration::from_millis(500));
+                    loop {
+                        tick.tick().await;
+                    }
+                });
                 match TcpListener::from_std(listener) {
                     Ok(listener) => crate::listen::explicit::serve(state.clone(), listener).await,
                     Err(e) => tracing::error!(error = %e, "worker cannot use its listener"),

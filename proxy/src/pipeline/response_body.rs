@@ -134,6 +134,15 @@ where
                 if let (Some(data), Some(record)) = (frame.data_ref(), this.record.as_mut()) {
                     record.add_out(data.len() as u64);
                 }
+                // Unscanned bodies that end with this frame end here, so the
+                // server can send the last frame and the end of the message
+                // together (hyper may not poll again after `is_end_stream`).
+                if this.queue.is_empty() && this.check.is_none() && this.inner.is_end_stream() {
+                    this.ended = true;
+                    if let Some(record) = this.record.take() {
+                        record.complete();
+                    }
+                }
                 return Poll::Ready(Some(Ok(frame)));
             }
             if this.ended {
