@@ -410,11 +410,7 @@ pub fn generate_part(
 
 /// The mixed corpus: every part in equal share, concatenated; returns the
 /// bytes, the planted positives and each part's byte range.
-pub fn generate(
-    total: usize,
-    plant_every: usize,
-    seed: u64,
-) -> Corpus {
+pub fn generate(total: usize, plant_every: usize, seed: u64) -> Corpus {
     let mut out = Vec::with_capacity(total + 4096);
     let mut planted = Vec::new();
     let mut ranges = Vec::new();
