@@ -88,7 +88,8 @@ pub fn wants_html(headers: &http::HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

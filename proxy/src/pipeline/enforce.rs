@@ -127,11 +127,7 @@ pub async fn upload(
             OverLimit::AllowFlag => {
                 pending.record_mut().unscanned = true;
                 let counter = pending.bytes_in_counter();
-                let held: u64 = frames
-                    .iter()
-                    .filter_map(|f| f.data_ref())
-                    .map(|d| d.len() as u64)
-                    .sum();
+                let held = data_len(&frames);
                 counter.fetch_add(held, std::sync::atomic::Ordering::Relaxed);
                 let head = StreamBody::new(futures_util::stream::iter(
                     frames.into_iter().map(Ok::<_, hyper::Error>),
@@ -190,11 +186,7 @@ pub async fn upload(
             }
             verdict.decision = decision;
             let counter = pending.bytes_in_counter();
-            let held: u64 = frames
-                .iter()
-                .filter_map(|f| f.data_ref())
-                .map(|d| d.len() as u64)
-                .sum();
+            let held = data_len(&frames);
             counter.fetch_add(held, std::sync::atomic::Ordering::Relaxed);
             let body = StreamBody::new(futures_util::stream::iter(
                 frames
@@ -268,4 +260,13 @@ pub fn is_file_download(headers: &HeaderMap, first_bytes: &[u8]) -> bool {
         dlp::decode::sniff(first_bytes),
         FileType::Text | FileType::Unknown | FileType::Png | FileType::Jpeg | FileType::Gif
     )
+}
+
+/// Data bytes in held frames.
+fn data_len(frames: &[Frame<Bytes>]) -> u64 {
+    frames
+        .iter()
+        .filter_map(|f| f.data_ref())
+        .map(|d| d.len() as u64)
+        .sum()
 }

@@ -15,6 +15,7 @@ use moka::sync::Cache;
 use policy::WarnKey;
 
 use super::body::{full, ProxyBody};
+use crate::error_page::escape;
 
 /// The path the acknowledgement link points to.
 pub const ACK_PATH: &str = "/.portcullis/acknowledge";
@@ -175,13 +176,6 @@ pub fn redirect(next: &str) -> Response<ProxyBody> {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
