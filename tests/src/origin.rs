@@ -3,7 +3,8 @@
 //! exactly which bytes arrived.
 //!
 //! Routes: `GET /bytes/N` (N deterministic bytes), `POST /echo` (streams the
-//! body back), `POST /sha256` (JSON with length, hash and request trailers),
+//! body back, chunked), `POST /reply` (reads the whole body, then sends it back
+//! with a `Content-Length`, as most API servers answer), `POST /sha256` (JSON with length, hash and request trailers),
 //! `GET /trailers` (a body followed by trailers), `GET /ws` (WebSocket echo),
 //! anything else: a short text naming the origin.
 
@@ -271,6 +272,18 @@ async fn route(
                 f
             });
             Ok(Response::new(body.boxed()))
+        }
+        "/reply" => {
+            let bytes = match req.into_body().collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => return Ok(text(StatusCode::BAD_REQUEST, format!("body error: {e}"))),
+            };
+            stats
+                .body_bytes
+                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+            Ok(Response::new(
+                Full::new(bytes).map_err(|never| match never {}).boxed(),
+            ))
         }
         "/sha256" => {
             let collected = match req.into_body().collect().await {

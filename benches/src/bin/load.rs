@@ -41,7 +41,8 @@ struct Args {
     /// Seconds per phase.
     #[arg(long, default_value_t = 8)]
     seconds: u64,
-    /// Request body bytes (POST /echo; the response echoes it).
+    /// Request body bytes (POST /reply: the origin reads the body and sends it
+    /// back with a Content-Length, as API servers answer).
     #[arg(long, default_value_t = 1024)]
     body: usize,
     /// Extra TOML appended to the proxies' configuration.
@@ -350,7 +351,7 @@ async fn open(target: &Target) -> Result<Sender> {
 
 async fn one_request(sender: &mut Sender, target: &Target) -> Result<()> {
     sender.ready().await?;
-    let req = http::Request::post("/echo")
+    let req = http::Request::post("/reply")
         .header("host", format!("origin.bench:{}", target.origin.port()))
         .body(Full::new(target.body.clone()))?;
     let resp = sender.send_request(req).await?;
