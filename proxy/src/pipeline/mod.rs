@@ -8,6 +8,7 @@
 //! (isolate-downloads, streaming DLP with hold-back, `response_body`) →
 //! record (`record`, `incident`).
 
+pub mod alt_svc;
 pub mod body;
 pub mod enforce;
 pub mod headers;
@@ -100,6 +101,8 @@ async fn relay_response(
     }
     let (mut parts, mut body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
+    // HTTP/3 is not intercepted: a client told of it would leave inspection.
+    alt_svc::strip_quic(&mut parts.headers);
     let mut first: Option<http_body::Frame<bytes::Bytes>> = None;
     if verdict.decision.action == ActionKind::IsolateDownloads {
         first = match body.frame().await {
