@@ -17,6 +17,7 @@ pub mod listen;
 pub mod metrics;
 pub mod pipeline;
 pub mod prefixed;
+pub mod quic;
 pub mod records;
 pub mod relay;
 pub mod server;

@@ -30,6 +30,8 @@ pub struct Server {
     pub admin_addr: Option<SocketAddr>,
     /// Where the HTTPS-proxy listener listens, unless it is off.
     pub https_addr: Option<SocketAddr>,
+    /// Where the QUIC listener listens (UDP), unless it is off.
+    pub quic_addr: Option<SocketAddr>,
     workers: tokio::sync::Mutex<Vec<oneshot::Receiver<()>>>,
 }
 
@@ -52,6 +54,9 @@ pub enum ServeError {
     /// The HTTPS-proxy listener could not be configured.
     #[error(transparent)]
     HttpsProxy(#[from] crate::listen::https::HttpsProxyError),
+    /// The QUIC listener could not be started.
+    #[error(transparent)]
+    Quic(#[from] crate::quic::QuicError),
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Worker(std::io::Error),
@@ -125,12 +130,24 @@ impl Server {
                 Some(local)
             }
         };
+        let quic_addr = match state.config.quic.listen {
+            Listen::Off => None,
+            Listen::On(addr) => {
+                let endpoint = crate::quic::endpoint(&state, addr)?;
+                let local = endpoint
+                    .local_addr()
+                    .map_err(|source| crate::quic::QuicError::Bind { addr, source })?;
+                tokio::spawn(crate::quic::serve(state.clone(), endpoint));
+                Some(local)
+            }
+        };
         state.ready.store(true, Ordering::Relaxed);
         Ok(Self {
             state,
             proxy_addr,
             admin_addr,
             https_addr,
+            quic_addr,
             workers: tokio::sync::Mutex::new(workers),
         })
     }

@@ -276,6 +276,15 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "must be at least 100ms".into(),
         );
     }
+    if c.quic.max_concurrent_streams == 0 {
+        return fail(
+            &["quic", "max_concurrent_streams"],
+            "must be at least 1".into(),
+        );
+    }
+    if c.quic.upstream_port == 0 {
+        return fail(&["quic", "upstream_port"], "must be a port number".into());
+    }
     if c.usage.max_pending == 0 {
         return fail(&["usage", "max_pending"], "must be at least 1".into());
     }

@@ -55,6 +55,8 @@ pub struct Tunnel {
     pub port: u16,
     /// The verified upstream connection.
     pub upstream: UpstreamSession,
+    /// What the client speaks on this connection: `http/1.1`, `h2` or `h3`.
+    pub client_alpn: &'static str,
     /// The connection's policy context (who, where, which app).
     pub context: policy::Context,
 }
@@ -101,8 +103,10 @@ async fn relay_response(
     }
     let (mut parts, mut body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
-    // HTTP/3 is not intercepted: a client told of it would leave inspection.
-    alt_svc::strip_quic(&mut parts.headers);
+    // Unless HTTP/3 is intercepted, a client told of it would leave inspection.
+    if !state.config.quic.intercepts() {
+        alt_svc::strip_quic(&mut parts.headers);
+    }
     let mut first: Option<http_body::Frame<bytes::Bytes>> = None;
     if verdict.decision.action == ActionKind::IsolateDownloads {
         first = match body.frame().await {
@@ -210,7 +214,7 @@ fn acknowledge(
 
 /// The proxy's block page for a policy decision (403; the reference id is
 /// the access record's request id).
-fn block_page(
+pub(crate) fn block_page(
     pending: &mut PendingRecord,
     decision: &policy::Decision,
     html: bool,

@@ -77,6 +77,9 @@ pub struct AccessRecord {
     pub tls_version: Option<&'static str>,
     /// Upstream ALPN (`h2`, `http/1.1`), when negotiated.
     pub alpn: Option<String>,
+    /// The protocol the client spoke to the proxy inside an intercepted
+    /// connection: `http/1.1`, `h2`, or `h3` (QUIC).
+    pub client_alpn: Option<&'static str>,
     /// Why the request failed, when it did.
     pub error: Option<String>,
     /// Catalogue app id (`unknown` for unknown hosts), when classified.
@@ -138,6 +141,7 @@ impl AccessRecord {
             mode,
             tls_version: None,
             alpn: None,
+            client_alpn: None,
             error: None,
             app: None,
             category: None,
