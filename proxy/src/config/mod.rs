@@ -7,10 +7,12 @@
 mod ldap;
 mod load;
 mod locate;
+mod pac;
 mod usage;
 
 pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
+pub use pac::PacSection;
 pub use usage::UsageSection;
 
 use std::collections::BTreeMap;
@@ -55,6 +57,8 @@ pub struct Config {
     pub devices: DevicesSection,
     /// Usage records for the shadow-IT report.
     pub usage: UsageSection,
+    /// The proxy auto-config (PAC / WPAD) listener.
+    pub pac: PacSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.
