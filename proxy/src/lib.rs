@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod intercept;
 pub mod listen;
 pub mod metrics;
+pub mod pac;
 pub mod pipeline;
 pub mod prefixed;
 pub mod quic;

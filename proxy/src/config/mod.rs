@@ -8,11 +8,13 @@ mod ldap;
 mod load;
 mod locate;
 mod quic;
+mod pac;
 mod usage;
 
 pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
 pub use quic::{QuicAction, QuicSection};
+pub use pac::PacSection;
 pub use usage::UsageSection;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,8 @@ pub struct Config {
     pub usage: UsageSection,
     /// The QUIC listener: refuse (fall back to TCP) or intercept HTTP/3.
     pub quic: QuicSection,
+    /// The proxy auto-config (PAC / WPAD) listener.
+    pub pac: PacSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.
