@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod h3client;
+pub mod h3origin;
 pub mod origin;
 pub mod pki;
 pub mod proxy;

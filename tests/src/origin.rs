@@ -48,6 +48,8 @@ pub struct OriginOptions {
     pub plain: bool,
     /// Listen on `[::1]` instead of 127.0.0.1.
     pub ipv6: bool,
+    /// Also serve HTTP/3 on the same port number (UDP).
+    pub h3: bool,
 }
 
 impl OriginOptions {
@@ -60,6 +62,7 @@ impl OriginOptions {
             gated: false,
             plain: false,
             ipv6: false,
+            h3: false,
         }
     }
 }
@@ -132,6 +135,13 @@ impl Origin {
             config.alpn_protocols = options.alpn.clone();
             Arc::new(config)
         });
+        if options.h3 {
+            crate::h3origin::spawn(
+                addr,
+                pki.origin_cert(&options.name, options.cert),
+                stats.clone(),
+            );
+        }
         let (task_stats, task_gate) = (stats.clone(), gate.clone());
         tokio::spawn(async move {
             loop {

@@ -198,3 +198,69 @@ async fn alt_svc_keeps_h3_while_http3_is_intercepted() {
     assert_eq!(alt.len(), 2, "{alt:?}");
     assert!(alt[0].to_str().expect("ascii").starts_with("h3="));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_origin_that_speaks_http3_is_reached_over_http3() {
+    let pki = TestPki::new();
+    let mut options = OriginOptions::new("h3.test");
+    options.h3 = true;
+    let origin = Origin::start(&pki, options).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    quic_config(&mut config, &origin, QuicAction::Intercept);
+    let proxy = TestProxy::start(config).await;
+    let mut client = connect(&proxy, "h3.test").await.expect("connect");
+    let base = format!("https://h3.test:{}", origin.port());
+    const SIZE: usize = 3 * 1024 * 1024;
+    let get = client
+        .request("GET", &format!("{base}/bytes/{SIZE}"), Bytes::new())
+        .await
+        .expect("GET");
+    assert_eq!(get.status, 200);
+    assert_eq!(sha256_hex(&get.body), sha256_hex(&pattern(SIZE)));
+    let upload = Bytes::from(pattern(SIZE));
+    let post = client
+        .request("POST", &format!("{base}/sha256"), upload.clone())
+        .await
+        .expect("POST");
+    let seen: serde_json::Value = serde_json::from_slice(&post.body).expect("json");
+    assert_eq!(seen["protocol"], "h3");
+    assert_eq!(seen["sha256"], sha256_hex(&upload));
+    assert!(origin
+        .seen()
+        .iter()
+        .all(|s| s.version == http::Version::HTTP_3));
+    assert_eq!(origin.stats.connections.load(Ordering::SeqCst), 0, "no TCP");
+    let record = proxy
+        .wait_record(|r| r["path"] == "/sha256" && r["client_alpn"] == "h3")
+        .await;
+    assert_eq!(record["alpn"], "h3");
+    assert_eq!(record["tls_version"], "TLSv1.3");
+    client.close();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http3_origin_with_a_bad_certificate_gets_a_502_and_no_tcp_retry() {
+    let pki = TestPki::new();
+    let mut options = OriginOptions::new("rogue.test");
+    options.h3 = true;
+    options.cert = OriginCert::Untrusted;
+    let origin = Origin::start(&pki, options).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    quic_config(&mut config, &origin, QuicAction::Intercept);
+    let proxy = TestProxy::start(config).await;
+    let mut client = connect(&proxy, "rogue.test").await.expect("connect");
+    let resp = client
+        .request(
+            "GET",
+            &format!("https://rogue.test:{}/x", origin.port()),
+            Bytes::new(),
+        )
+        .await
+        .expect("GET");
+    assert_eq!(resp.status, 502);
+    let text = String::from_utf8_lossy(&resp.body);
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert!(origin.seen().is_empty());
+    assert_eq!(origin.stats.connections.load(Ordering::SeqCst), 0);
+    client.close();
+}

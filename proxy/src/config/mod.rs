@@ -7,14 +7,14 @@
 mod ldap;
 mod load;
 mod locate;
-mod quic;
 mod pac;
+mod quic;
 mod usage;
 
 pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
-pub use quic::{QuicAction, QuicSection};
 pub use pac::PacSection;
+pub use quic::{QuicAction, QuicSection};
 pub use usage::UsageSection;
 
 use std::collections::BTreeMap;

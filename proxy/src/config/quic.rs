@@ -32,6 +32,14 @@ pub struct QuicSection {
     /// TCP port intercepted HTTP/3 requests are forwarded to (the origin's
     /// HTTPS port). Default 443.
     pub upstream_port: u16,
+    /// Forward over HTTP/3 when the origin answers QUIC on `upstream_port`,
+    /// else over TCP. An origin that does not answer within
+    /// `upstream_h3_timeout` is remembered for ten minutes and reached over
+    /// TCP meanwhile. Default true.
+    pub upstream_h3: bool,
+    /// How long to wait for an origin's QUIC handshake. Default 1 s.
+    #[serde(with = "humantime_serde")]
+    pub upstream_h3_timeout: Duration,
     /// Most QUIC connections open at once; further ones are refused (the
     /// client falls back to TCP). Default 10,000.
     pub max_connections: usize,
@@ -50,6 +58,8 @@ impl Default for QuicSection {
             listen: Listen::Off,
             action: QuicAction::Block,
             upstream_port: 443,
+            upstream_h3: true,
+            upstream_h3_timeout: Duration::from_secs(1),
             max_connections: 10_000,
             max_concurrent_streams: 100,
             idle_timeout: Duration::from_secs(30),

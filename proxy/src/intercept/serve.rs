@@ -74,7 +74,7 @@ pub async fn tunnel<IO>(
         identity,
         host,
         port,
-        upstream,
+        upstream: pipeline::Upstream::Tcp(upstream),
         client_alpn: if h2 { "h2" } else { "http/1.1" },
         context,
     });

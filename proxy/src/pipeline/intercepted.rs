@@ -11,7 +11,7 @@ use super::body::ProxyBody;
 use super::enforce::{self, Upload};
 use super::headers::{authority_matches, is_websocket, strip_hop_by_hop};
 use super::record::PendingRecord;
-use super::{refuse, relay_response, Tunnel};
+use super::{refuse, relay_response, Tunnel, Upstream};
 use crate::error_page;
 use crate::records::{AccessRecord, Mode};
 
@@ -36,9 +36,9 @@ where
         Mode::Intercepted,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
-    let negotiated = tunnel.upstream.negotiated();
-    record.tls_version = Some(negotiated.version);
-    record.alpn = negotiated.alpn_text();
+    let (tls_version, alpn) = tunnel.upstream.negotiated();
+    record.tls_version = Some(tls_version);
+    record.alpn = alpn;
     record.client_alpn = Some(tunnel.client_alpn);
     let mut pending = PendingRecord::new(state.clone(), record);
     let html = error_page::wants_html(req.headers());
@@ -82,7 +82,7 @@ where
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    if tunnel.upstream.is_h2() {
+    if tunnel.upstream.is_multiplexed() {
         let authority = if tunnel.port == 443 {
             tunnel.host.clone()
         } else {
@@ -105,7 +105,10 @@ where
                 ))
             }
         };
-        parts.version = Version::HTTP_2;
+        parts.version = match tunnel.upstream {
+            Upstream::H3(_) => Version::HTTP_3,
+            Upstream::Tcp(_) => Version::HTTP_2,
+        };
         parts.headers.remove(http::header::HOST);
     } else {
         parts.uri = match path.parse() {
@@ -136,8 +139,17 @@ where
             detail,
         } => return Ok(refuse(pending, status, &reason, &detail, html)),
     };
-    match tunnel.upstream.send(Request::from_parts(parts, body)).await {
-        Err(e) => Ok(refuse(pending, 502, "upstream error", &e.to_string(), html)),
-        Ok(resp) => Ok(relay_response(state, pending, resp, client_upgrade, verdict, html).await),
+    let req = Request::from_parts(parts, body);
+    match &tunnel.upstream {
+        Upstream::Tcp(session) => match session.send(req).await {
+            Err(e) => Ok(refuse(pending, 502, "upstream error", &e.to_string(), html)),
+            Ok(resp) => {
+                Ok(relay_response(state, pending, resp, client_upgrade, verdict, html).await)
+            }
+        },
+        Upstream::H3(h3) => match h3.send(req).await {
+            Err(e) => Ok(refuse(pending, 502, "upstream error", &e, html)),
+            Ok(resp) => Ok(relay_response(state, pending, resp, None, verdict, html).await),
+        },
     }
 }

@@ -26,7 +26,6 @@ use std::sync::Arc;
 
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use policy::ActionKind;
 
 use self::body::ProxyBody;
@@ -54,24 +53,56 @@ pub struct Tunnel {
     /// The CONNECT port.
     pub port: u16,
     /// The verified upstream connection.
-    pub upstream: UpstreamSession,
+    pub upstream: Upstream,
     /// What the client speaks on this connection: `http/1.1`, `h2` or `h3`.
     pub client_alpn: &'static str,
     /// The connection's policy context (who, where, which app).
     pub context: policy::Context,
 }
 
+/// Where an intercepted connection's requests go: a verified TLS session
+/// (HTTP/2 or HTTP/1.1), or a verified QUIC connection (HTTP/3).
+pub enum Upstream {
+    /// Over TCP.
+    Tcp(UpstreamSession),
+    /// Over QUIC.
+    H3(crate::quic::H3Upstream),
+}
+
+impl Upstream {
+    /// The TLS version and ALPN protocol of the upstream connection.
+    pub fn negotiated(&self) -> (&'static str, Option<String>) {
+        match self {
+            Upstream::Tcp(s) => (s.negotiated().version, s.negotiated().alpn_text()),
+            Upstream::H3(_) => ("TLSv1.3", Some("h3".to_owned())),
+        }
+    }
+
+    /// True when requests take the absolute form (`:scheme`, `:authority`):
+    /// HTTP/2 and HTTP/3.
+    pub fn is_multiplexed(&self) -> bool {
+        match self {
+            Upstream::Tcp(s) => s.is_h2(),
+            Upstream::H3(_) => true,
+        }
+    }
+}
+
 /// Relays an origin response: hop-by-hop fields removed, isolate-downloads
 /// enforced, the body streamed (and scanned when the policy asks) and
 /// recorded, a `101 Switching Protocols` turned into a relayed upgrade.
-async fn relay_response(
+async fn relay_response<B>(
     state: &Arc<ProxyState>,
     mut pending: PendingRecord,
-    mut resp: Response<Incoming>,
+    mut resp: Response<B>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     verdict: RequestVerdict,
     html: bool,
-) -> Response<ProxyBody> {
+) -> Response<ProxyBody>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<body::BoxError> + std::fmt::Display + Send + 'static,
+{
     pending.set_status(resp.status().as_u16());
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     if switching {
@@ -134,9 +165,9 @@ async fn relay_response(
         None => body::boxed(ResponseBody::new(body, pending, check)),
         Some(frame) => {
             let head =
-                http_body_util::StreamBody::new(futures_util::stream::iter([
-                    Ok::<_, hyper::Error>(frame),
-                ]));
+                http_body_util::StreamBody::new(futures_util::stream::iter([Ok::<_, B::Error>(
+                    frame,
+                )]));
             body::boxed(ResponseBody::new(
                 enforce::Chain::new(head, body),
                 pending,

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use h3::server::RequestStream;
-use http::Response;
+use http::{HeaderMap, Response};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 
@@ -17,16 +17,52 @@ pub type RecvHalf = RequestStream<h3_quinn::RecvStream, Bytes>;
 /// The sending half of an h3 request stream.
 pub type SendHalf = RequestStream<h3_quinn::SendStream<Bytes>, Bytes>;
 
-/// A client's HTTP/3 request body: DATA frames, then optional trailers.
-pub struct H3RequestBody {
-    recv: RecvHalf,
+/// The receiving side of an h3 stream (server: a request; client: a response).
+pub trait RecvFrames {
+    /// The next DATA payload; `None` once the data is over.
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, BoxError>>;
+    /// The trailers, after the data, if any.
+    fn poll_trailers(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<HeaderMap>, BoxError>>;
+}
+
+macro_rules! recv_frames {
+    ($t:ty) => {
+        impl RecvFrames for $t {
+            fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, BoxError>> {
+                match self.poll_recv_data(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(Some(mut buf))) => {
+                        Poll::Ready(Ok(Some(buf.copy_to_bytes(buf.remaining()))))
+                    }
+                    Poll::Ready(Ok(None)) => Poll::Ready(Ok(None)),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(Box::new(e))),
+                }
+            }
+
+            fn poll_trailers(
+                &mut self,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<Option<HeaderMap>, BoxError>> {
+                self.poll_recv_trailers(cx)
+                    .map_err(|e| Box::new(e) as BoxError)
+            }
+        }
+    };
+}
+
+recv_frames!(RecvHalf);
+recv_frames!(h3::client::RequestStream<h3_quinn::RecvStream, Bytes>);
+
+/// An HTTP/3 message body: DATA frames, then optional trailers.
+pub struct H3Body<R> {
+    recv: R,
     data_done: bool,
     ended: bool,
 }
 
-impl H3RequestBody {
+impl<R> H3Body<R> {
     /// Reads the body of `recv`.
-    pub fn new(recv: RecvHalf) -> Self {
+    pub fn new(recv: R) -> Self {
         Self {
             recv,
             data_done: false,
@@ -35,7 +71,7 @@ impl H3RequestBody {
     }
 }
 
-impl Body for H3RequestBody {
+impl<R: RecvFrames + Unpin> Body for H3Body<R> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -48,20 +84,17 @@ impl Body for H3RequestBody {
             return Poll::Ready(None);
         }
         if !this.data_done {
-            match this.recv.poll_recv_data(cx) {
+            match this.recv.poll_data(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(Some(mut buf))) => {
-                    let data = buf.copy_to_bytes(buf.remaining());
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
+                Poll::Ready(Ok(Some(data))) => return Poll::Ready(Some(Ok(Frame::data(data)))),
                 Poll::Ready(Ok(None)) => this.data_done = true,
                 Poll::Ready(Err(e)) => {
                     this.ended = true;
-                    return Poll::Ready(Some(Err(Box::new(e))));
+                    return Poll::Ready(Some(Err(e)));
                 }
             }
         }
-        let polled = this.recv.poll_recv_trailers(cx);
+        let polled = this.recv.poll_trailers(cx);
         match polled {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(Some(trailers))) => {
@@ -74,7 +107,7 @@ impl Body for H3RequestBody {
             }
             Poll::Ready(Err(e)) => {
                 this.ended = true;
-                Poll::Ready(Some(Err(Box::new(e))))
+                Poll::Ready(Some(Err(e)))
             }
         }
     }

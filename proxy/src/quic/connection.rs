@@ -18,10 +18,11 @@ use certs::UpstreamAlpn;
 use http::HeaderMap;
 use policy::{Phase, Tunnel as PolicyTunnel};
 
-use super::body::{send_response, H3RequestBody, SendHalf};
+use super::body::{send_response, H3Body, SendHalf};
+use super::{H3ConnectError, H3Upstream, Origins};
 use crate::auth::Admission;
 use crate::pipeline::record::PendingRecord;
-use crate::pipeline::{self, Tunnel};
+use crate::pipeline::{self, Tunnel, Upstream};
 use crate::records::{AccessRecord, Mode};
 use crate::state::ProxyState;
 use crate::upstream::connect::connect_addrs;
@@ -49,7 +50,7 @@ struct Refusal {
 }
 
 /// Serves one QUIC connection until it ends.
-pub async fn serve(state: Arc<ProxyState>, incoming: quinn::Incoming) {
+pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quinn::Incoming) {
     let client = incoming.remote_address();
     let connecting = match incoming.accept() {
         Ok(c) => c,
@@ -93,7 +94,16 @@ pub async fn serve(state: Arc<ProxyState>, incoming: quinn::Incoming) {
         }
     };
     pending.record_mut().user = identity.as_ref().map(|i| i.user.clone());
-    let serving = decide(&state, client, &host, port, identity, &mut pending).await;
+    let serving = decide(
+        &state,
+        &origins,
+        client,
+        &host,
+        port,
+        identity,
+        &mut pending,
+    )
+    .await;
     let serving = match serving {
         Some(s) => s,
         None => {
@@ -122,6 +132,7 @@ fn server_name(conn: &quinn::Connection) -> Option<String> {
 /// origin. `None`: bypass (the client is sent back to TCP).
 async fn decide(
     state: &Arc<ProxyState>,
+    origins: &Origins,
     client: SocketAddr,
     host: &str,
     port: u16,
@@ -190,6 +201,24 @@ async fn decide(
         pending.fail("bypassed host over QUIC: the client is sent back to TCP".into());
         return None;
     }
+    if let Some(upstream) = h3_upstream(state, origins, host, port, &addrs).await {
+        return match upstream {
+            Ok(upstream) => {
+                pending.set_status(200);
+                Some(Serving::Intercept(Arc::new(Tunnel {
+                    state: state.clone(),
+                    client,
+                    identity,
+                    host: host.to_owned(),
+                    port,
+                    upstream: Upstream::H3(upstream),
+                    client_alpn: "h3",
+                    context,
+                })))
+            }
+            Err(detail) => refuse(502, &detail.clone(), detail, None),
+        };
+    }
     let timeout = state.config.upstream.connect_timeout;
     let tcp = match connect_addrs(host, port, &addrs, timeout).await {
         Ok((tcp, _)) => tcp,
@@ -228,10 +257,39 @@ async fn decide(
         identity,
         host: host.to_owned(),
         port,
-        upstream,
+        upstream: Upstream::Tcp(upstream),
         client_alpn: "h3",
         context,
     })))
+}
+
+/// The origin over HTTP/3 when it answers QUIC: `None` to go over TCP
+/// (disabled, or the origin does not speak QUIC), `Some(Err)` when its
+/// certificate failed — never retried over another transport.
+async fn h3_upstream(
+    state: &Arc<ProxyState>,
+    origins: &Origins,
+    host: &str,
+    port: u16,
+    addrs: &[std::net::IpAddr],
+) -> Option<Result<H3Upstream, String>> {
+    let endpoint = origins.endpoint.clone()?;
+    let addr = SocketAddr::new(*addrs.first()?, port);
+    if origins.no_h3.contains_key(&addr) {
+        return None;
+    }
+    let timeout = state.config.quic.upstream_h3_timeout;
+    match H3Upstream::connect(state.clone(), endpoint, host, addr, timeout).await {
+        Ok(upstream) => Some(Ok(upstream)),
+        Err(H3ConnectError::Tls(reason)) => {
+            Some(Err(format!("upstream certificate or TLS failed: {reason}")))
+        }
+        Err(H3ConnectError::Unavailable(why)) => {
+            tracing::debug!(%addr, %why, "origin without HTTP/3; using TCP");
+            origins.no_h3.insert(addr, ());
+            None
+        }
+    }
 }
 
 /// Accepts the connection's request streams until it ends or the proxy
@@ -277,7 +335,7 @@ async fn serve_requests(state: Arc<ProxyState>, conn: quinn::Connection, serving
             let (mut send, recv) = stream.split();
             let result = match serving {
                 Serving::Intercept(tunnel) => {
-                    let req = req.map(|()| H3RequestBody::new(recv));
+                    let req = req.map(|()| H3Body::new(recv));
                     match pipeline::intercepted::handle(tunnel, req).await {
                         Ok(response) => send_response(&mut send, response).await,
                         Err(never) => match never {},

@@ -9,6 +9,9 @@
 
 mod body;
 mod connection;
+mod upstream;
+
+pub use upstream::{H3ConnectError, H3Upstream};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,9 +77,41 @@ fn server_config(state: &ProxyState) -> Result<quinn::ServerConfig, QuicError> {
     Ok(config)
 }
 
+/// What intercepted QUIC connections share: the client endpoint origin
+/// QUIC connections are opened from, and which origins recently did not
+/// answer QUIC (reached over TCP for ten minutes).
+pub(crate) struct Origins {
+    endpoint: Option<quinn::Endpoint>,
+    no_h3: moka::sync::Cache<SocketAddr, ()>,
+}
+
+impl Origins {
+    fn new(state: &ProxyState) -> Self {
+        let endpoint = if state.config.quic.upstream_h3 {
+            match upstream::client_endpoint(SocketAddr::from(([0u8; 16], 0))) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no QUIC client endpoint; origins reached over TCP");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Self {
+            endpoint,
+            no_h3: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+        }
+    }
+}
+
 /// Accepts QUIC connections until shutdown: refused (block), or intercepted
 /// each on its own task, up to `quic.max_connections`.
 pub async fn serve(state: Arc<ProxyState>, endpoint: quinn::Endpoint) {
+    let origins = Arc::new(Origins::new(&state));
     let shutdown = state.shutdown.clone();
     let open = Arc::new(tokio::sync::Semaphore::new(
         state.config.quic.max_connections.max(1),
@@ -98,8 +133,9 @@ pub async fn serve(state: Arc<ProxyState>, endpoint: quinn::Endpoint) {
             continue;
         };
         let state = state.clone();
+        let origins = origins.clone();
         state.tasks.clone().spawn(async move {
-            connection::serve(state, incoming).await;
+            connection::serve(state, origins, incoming).await;
             drop(permit);
         });
     }
