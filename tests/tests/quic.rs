@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use portcullis::config::{Config, Listen, QuicAction};
+use portcullis::config::{Listen, QuicAction};
 use portcullis_tests::h3client::H3Client;
 use portcullis_tests::{
     pattern, sha256_hex, Origin, OriginCert, OriginOptions, TestPki, TestProxy,
@@ -30,27 +30,60 @@ rules:
     dlp_profile: secrets
 "#;
 
-fn quic_config(config: &mut Config, origin: &Origin, action: QuicAction) {
+/// One origin behind a proxy whose QUIC listener does `action`.
+struct Setup {
+    _pki: TestPki,
+    origin: Origin,
+    proxy: TestProxy,
+    /// The authority the client believes it reaches (the origin's port).
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(options: OriginOptions, action: QuicAction, policy: Option<&str>) -> Setup {
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, options).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    if let Some(policy) = policy {
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(&path, policy).expect("write");
+        config.policy.file = Some(path);
+    }
     config.quic.listen = Listen::On("127.0.0.1:0".parse().expect("addr"));
     config.quic.action = action;
     config.quic.upstream_port = origin.port();
+    let proxy = TestProxy::start(config).await;
+    let base = format!("https://{}:{}", origin.name, origin.port());
+    Setup {
+        _pki: pki,
+        origin,
+        proxy,
+        base,
+        _dir: dir,
+    }
 }
 
-async fn connect(proxy: &TestProxy, name: &str) -> Result<H3Client, String> {
-    let addr = proxy.server.quic_addr.expect("QUIC listener on");
-    H3Client::connect(addr, name, proxy.ca_der()).await
+impl Setup {
+    /// An HTTP/3 client of the QUIC listener, for the origin's name.
+    async fn connect(&self) -> Result<H3Client, String> {
+        let addr = self.proxy.server.quic_addr.expect("QUIC listener on");
+        H3Client::connect(addr, &self.origin.name, self.proxy.ca_der()).await
+    }
+}
+
+/// Origin options for `name`, edited.
+fn origin(name: &str, edit: impl FnOnce(&mut OriginOptions)) -> OriginOptions {
+    let mut options = OriginOptions::new(name);
+    edit(&mut options);
+    options
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http3_get_and_a_10_mib_post_are_byte_identical_through_interception() {
-    let pki = TestPki::new();
-    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
-    let mut config = TestProxy::config(&pki, &[&origin]);
-    quic_config(&mut config, &origin, QuicAction::Intercept);
-    let proxy = TestProxy::start(config).await;
-    let mut client = connect(&proxy, "origin.test").await.expect("connect");
-    // The authority the client believes it reaches (the test origin's port).
-    let base = format!("https://origin.test:{}", origin.port());
+    let t = setup(origin("origin.test", |_| {}), QuicAction::Intercept, None).await;
+    let (origin, proxy, base) = (&t.origin, &t.proxy, &t.base);
+    let mut client = t.connect().await.expect("connect");
 
     const SIZE: usize = 10 * 1024 * 1024;
     let get = client
@@ -87,17 +120,14 @@ async fn http3_get_and_a_10_mib_post_are_byte_identical_through_interception() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_planted_card_over_http3_is_blocked_with_zero_bytes_at_the_origin() {
-    let pki = TestPki::new();
-    let files = Origin::start(&pki, OriginOptions::new("files.test")).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(&policy, POLICY).expect("write");
-    let mut config = TestProxy::config(&pki, &[&files]);
-    config.policy.file = Some(policy);
-    quic_config(&mut config, &files, QuicAction::Intercept);
-    let proxy = TestProxy::start(config).await;
-    let mut client = connect(&proxy, "files.test").await.expect("connect");
-    let base = format!("https://files.test:{}", files.port());
+    let t = setup(
+        origin("files.test", |_| {}),
+        QuicAction::Intercept,
+        Some(POLICY),
+    )
+    .await;
+    let (files, proxy, base) = (&t.origin, &t.proxy, &t.base);
+    let mut client = t.connect().await.expect("connect");
 
     let body = format!("{{\"note\":\"pay with {CARD} please\"}}");
     let resp = client
@@ -129,14 +159,10 @@ async fn a_planted_card_over_http3_is_blocked_with_zero_bytes_at_the_origin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unverifiable_origin_gets_the_proxys_502_over_http3() {
-    let pki = TestPki::new();
-    let mut options = OriginOptions::new("untrusted.test");
-    options.cert = OriginCert::Untrusted;
-    let origin = Origin::start(&pki, options).await;
-    let mut config = TestProxy::config(&pki, &[&origin]);
-    quic_config(&mut config, &origin, QuicAction::Intercept);
-    let proxy = TestProxy::start(config).await;
-    let mut client = connect(&proxy, "untrusted.test").await.expect("connect");
+    let options = origin("untrusted.test", |o| o.cert = OriginCert::Untrusted);
+    let t = setup(options, QuicAction::Intercept, None).await;
+    let (origin, proxy) = (&t.origin, &t.proxy);
+    let mut client = t.connect().await.expect("connect");
     let resp = client
         .request("GET", "https://untrusted.test/secret", Bytes::new())
         .await
@@ -154,12 +180,9 @@ async fn an_unverifiable_origin_gets_the_proxys_502_over_http3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blocked_quic_is_refused_so_clients_fall_back_to_tcp() {
-    let pki = TestPki::new();
-    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
-    let mut config = TestProxy::config(&pki, &[&origin]);
-    quic_config(&mut config, &origin, QuicAction::Block);
-    let proxy = TestProxy::start(config).await;
-    let refused = connect(&proxy, "origin.test").await;
+    let t = setup(origin("origin.test", |_| {}), QuicAction::Block, None).await;
+    let (origin, proxy) = (&t.origin, &t.proxy);
+    let refused = t.connect().await;
     let Err(e) = refused else {
         panic!("QUIC must be refused in block mode")
     };
@@ -183,12 +206,9 @@ async fn blocked_quic_is_refused_so_clients_fall_back_to_tcp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alt_svc_keeps_h3_while_http3_is_intercepted() {
-    let pki = TestPki::new();
-    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
-    let mut config = TestProxy::config(&pki, &[&origin]);
-    quic_config(&mut config, &origin, QuicAction::Intercept);
-    let proxy = TestProxy::start(config).await;
-    let client = portcullis_tests::client::reqwest_client(&proxy, true);
+    let t = setup(origin("origin.test", |_| {}), QuicAction::Intercept, None).await;
+    let (origin, proxy) = (&t.origin, &t.proxy);
+    let client = portcullis_tests::client::reqwest_client(proxy, true);
     let resp = client
         .get(format!("https://origin.test:{}/alt-svc", origin.port()))
         .send()
@@ -201,15 +221,14 @@ async fn alt_svc_keeps_h3_while_http3_is_intercepted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_origin_that_speaks_http3_is_reached_over_http3() {
-    let pki = TestPki::new();
-    let mut options = OriginOptions::new("h3.test");
-    options.h3 = true;
-    let origin = Origin::start(&pki, options).await;
-    let mut config = TestProxy::config(&pki, &[&origin]);
-    quic_config(&mut config, &origin, QuicAction::Intercept);
-    let proxy = TestProxy::start(config).await;
-    let mut client = connect(&proxy, "h3.test").await.expect("connect");
-    let base = format!("https://h3.test:{}", origin.port());
+    let t = setup(
+        origin("h3.test", |o| o.h3 = true),
+        QuicAction::Intercept,
+        None,
+    )
+    .await;
+    let (origin, proxy, base) = (&t.origin, &t.proxy, &t.base);
+    let mut client = t.connect().await.expect("connect");
     const SIZE: usize = 3 * 1024 * 1024;
     let get = client
         .request("GET", &format!("{base}/bytes/{SIZE}"), Bytes::new())
@@ -240,21 +259,15 @@ async fn an_origin_that_speaks_http3_is_reached_over_http3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http3_origin_with_a_bad_certificate_gets_a_502_and_no_tcp_retry() {
-    let pki = TestPki::new();
-    let mut options = OriginOptions::new("rogue.test");
-    options.h3 = true;
-    options.cert = OriginCert::Untrusted;
-    let origin = Origin::start(&pki, options).await;
-    let mut config = TestProxy::config(&pki, &[&origin]);
-    quic_config(&mut config, &origin, QuicAction::Intercept);
-    let proxy = TestProxy::start(config).await;
-    let mut client = connect(&proxy, "rogue.test").await.expect("connect");
+    let options = origin("rogue.test", |o| {
+        o.h3 = true;
+        o.cert = OriginCert::Untrusted;
+    });
+    let t = setup(options, QuicAction::Intercept, None).await;
+    let origin = &t.origin;
+    let mut client = t.connect().await.expect("connect");
     let resp = client
-        .request(
-            "GET",
-            &format!("https://rogue.test:{}/x", origin.port()),
-            Bytes::new(),
-        )
+        .request("GET", &format!("{}/x", t.base), Bytes::new())
         .await
         .expect("GET");
     assert_eq!(resp.status, 502);

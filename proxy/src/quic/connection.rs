@@ -201,55 +201,10 @@ async fn decide(
         pending.fail("bypassed host over QUIC: the client is sent back to TCP".into());
         return None;
     }
-    if let Some(upstream) = h3_upstream(state, origins, host, port, &addrs).await {
-        return match upstream {
-            Ok(upstream) => {
-                pending.set_status(200);
-                Some(Serving::Intercept(Arc::new(Tunnel {
-                    state: state.clone(),
-                    client,
-                    identity,
-                    host: host.to_owned(),
-                    port,
-                    upstream: Upstream::H3(upstream),
-                    client_alpn: "h3",
-                    context,
-                })))
-            }
-            Err(detail) => refuse(502, &detail.clone(), detail, None),
-        };
-    }
-    let timeout = state.config.upstream.connect_timeout;
-    let tcp = match connect_addrs(host, port, &addrs, timeout).await {
-        Ok((tcp, _)) => tcp,
-        Err(e) => {
-            let status = e.status();
-            return refuse(status, pipeline::status_reason(status), e.to_string(), None);
-        }
+    let upstream = match connect_upstream(state, origins, host, port, &addrs).await {
+        Ok(upstream) => upstream,
+        Err((status, reason, detail)) => return refuse(status, &reason, detail, None),
     };
-    let alpn = UpstreamAlpn::intersect([&b"h2"[..], &b"http/1.1"[..]]);
-    let tls_timeout = state.config.upstream.tls_handshake_timeout;
-    let (tls, negotiated) =
-        match handshake(state.upstream_tls.config(alpn), host, tcp, tls_timeout).await {
-            Ok(ok) => ok,
-            Err(failure) => {
-                state.count_tls_failure(&failure);
-                let detail = failure.to_string();
-                return refuse(502, &detail.clone(), detail, None);
-            }
-        };
-    let upstream =
-        match UpstreamSession::start(state.clone(), host.to_owned(), port, tls, negotiated).await {
-            Ok(session) => session,
-            Err(e) => {
-                return refuse(
-                    502,
-                    "upstream error",
-                    format!("upstream HTTP handshake failed: {e}"),
-                    None,
-                )
-            }
-        };
     pending.set_status(200);
     Some(Serving::Intercept(Arc::new(Tunnel {
         state: state.clone(),
@@ -257,10 +212,57 @@ async fn decide(
         identity,
         host: host.to_owned(),
         port,
-        upstream: Upstream::Tcp(upstream),
+        upstream,
         client_alpn: "h3",
         context,
     })))
+}
+
+/// Connects and verifies the origin: over HTTP/3 when it answers QUIC, else
+/// over TCP. Errors are (status, reason, detail) for the refusal page.
+async fn connect_upstream(
+    state: &Arc<ProxyState>,
+    origins: &Origins,
+    host: &str,
+    port: u16,
+    addrs: &[std::net::IpAddr],
+) -> Result<Upstream, (u16, String, String)> {
+    let failed = |status: u16, detail: String| (status, detail.clone(), detail);
+    if let Some(upstream) = h3_upstream(state, origins, host, port, addrs).await {
+        return upstream
+            .map(Upstream::H3)
+            .map_err(|detail| failed(502, detail));
+    }
+    let timeout = state.config.upstream.connect_timeout;
+    let tcp = match connect_addrs(host, port, addrs, timeout).await {
+        Ok((tcp, _)) => tcp,
+        Err(e) => {
+            let status = e.status();
+            return Err((
+                status,
+                pipeline::status_reason(status).to_owned(),
+                e.to_string(),
+            ));
+        }
+    };
+    let alpn = UpstreamAlpn::intersect([&b"h2"[..], &b"http/1.1"[..]]);
+    let tls_timeout = state.config.upstream.tls_handshake_timeout;
+    let (tls, negotiated) = handshake(state.upstream_tls.config(alpn), host, tcp, tls_timeout)
+        .await
+        .map_err(|failure| {
+            state.count_tls_failure(&failure);
+            failed(502, failure.to_string())
+        })?;
+    UpstreamSession::start(state.clone(), host.to_owned(), port, tls, negotiated)
+        .await
+        .map(Upstream::Tcp)
+        .map_err(|e| {
+            (
+                502,
+                "upstream error".to_owned(),
+                format!("upstream HTTP handshake failed: {e}"),
+            )
+        })
 }
 
 /// The origin over HTTP/3 when it answers QUIC: `None` to go over TCP
