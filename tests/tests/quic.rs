@@ -193,7 +193,7 @@ async fn blocked_quic_is_refused_so_clients_fall_back_to_tcp() {
         .contains(r#"portcullis_decisions_total{phase="quic",action="block"} 1"#));
     // In block mode the proxy does not intercept HTTP/3, so TCP responses
     // lose their h3 advertisements.
-    let client = portcullis_tests::client::reqwest_client(&proxy, true);
+    let client = portcullis_tests::client::reqwest_client(proxy, true);
     let resp = client
         .get(format!("https://origin.test:{}/alt-svc", origin.port()))
         .send()
