@@ -47,6 +47,8 @@ pub struct OriginOptions {
     pub plain: bool,
     /// Listen on `[::1]` instead of 127.0.0.1.
     pub ipv6: bool,
+    /// Listen on this address instead (a network namespace's own address).
+    pub bind: Option<SocketAddr>,
 }
 
 impl OriginOptions {
@@ -59,6 +61,7 @@ impl OriginOptions {
             gated: false,
             plain: false,
             ipv6: false,
+            bind: None,
         }
     }
 }
@@ -111,7 +114,11 @@ impl Origin {
         } else {
             "127.0.0.1:0"
         };
-        let listener = TcpListener::bind(bind).await.expect("bind");
+        let listener = match options.bind {
+            Some(addr) => TcpListener::bind(addr).await,
+            None => TcpListener::bind(bind).await,
+        }
+        .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stats = Arc::new(OriginStats::default());
         let gate = Arc::new(Semaphore::new(if options.gated {

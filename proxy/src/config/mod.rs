@@ -7,10 +7,12 @@
 mod ldap;
 mod load;
 mod locate;
+mod transparent;
 mod usage;
 
 pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
+pub use transparent::{ClientBinding, ListenAddrs, NoSni, RedirectMode, TransparentSection};
 pub use usage::UsageSection;
 
 use std::collections::BTreeMap;
@@ -55,6 +57,8 @@ pub struct Config {
     pub devices: DevicesSection,
     /// Usage records for the shadow-IT report.
     pub usage: UsageSection,
+    /// The transparent gateway (redirected connections).
+    pub transparent: TransparentSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.

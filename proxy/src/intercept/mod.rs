@@ -24,7 +24,7 @@ use crate::auth::Identity;
 use crate::config::NonTls;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Listener, Mode};
 use crate::relay::relay;
 use crate::state::ProxyState;
 use crate::upstream::tls::handshake;
@@ -49,6 +49,12 @@ pub struct Connected {
     pub context: policy::Context,
     /// What the policy decided at CONNECT time.
     pub decided: Decided,
+    /// Which listener the connection arrived on.
+    pub listener: Listener,
+    /// Whether a bypass may relay the connection blind. False when the
+    /// destination address is not one the host resolves to (a client
+    /// naming a bypassed host to escape inspection): then it is intercepted.
+    pub may_bypass: bool,
 }
 
 /// The CONNECT-time policy decision.
@@ -77,6 +83,7 @@ where
         Mode::Tunnel,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    record.listener = tunnel.listener;
     record.app = Some(tunnel.context.app.app_id.to_string());
     record.device = tunnel.context.device.id.clone();
     record.category = tunnel.context.app.category.map(|c| c.as_str().to_owned());
@@ -118,9 +125,9 @@ where
         upstream: None,
         ..tunnel
     };
-    if matches!(tunnel.decided, Decided::Bypass)
-        || state.config.inspection.is_bypassed(&tunnel.host)
-    {
+    let wants_bypass = matches!(tunnel.decided, Decided::Bypass)
+        || state.config.inspection.is_bypassed(&tunnel.host);
+    if wants_bypass && tunnel.may_bypass {
         let record = pending.record_mut();
         record.action = Some("bypass");
         return blind(&state, client, upstream, pending).await;
@@ -316,6 +323,7 @@ async fn intercept<IO>(
         host: tunnel.host,
         port: tunnel.port,
         context: tunnel.context,
+        listener: tunnel.listener,
     };
     serve::tunnel(state, client_tls, endpoint, tls, negotiated).await;
 }

@@ -56,6 +56,8 @@ pub struct Tunnel {
     pub upstream: UpstreamSession,
     /// The connection's policy context (who, where, which app).
     pub context: policy::Context,
+    /// Which listener the connection arrived on.
+    pub listener: crate::records::Listener,
 }
 
 /// Relays an origin response: hop-by-hop fields removed, isolate-downloads
