@@ -206,11 +206,7 @@ impl Topology {
                }}\n\
              }}\n"
         );
-        let path = std::env::temp_dir().join(format!("{}.nft", self.gw));
-        std::fs::write(&path, rules).expect("write nft rules");
-        let path_text = path.display().to_string();
-        self.exec_checked(&self.gw, &["nft", "-f", &path_text]);
-        let _ = std::fs::remove_file(path);
+        self.load_nft(&rules);
     }
 
     /// In the gateway: TPROXY tcp 80 and 443 arriving from the client to
@@ -218,10 +214,7 @@ impl Topology {
     /// IPv4 and IPv6.
     pub fn tproxy(&self, port: u16) {
         let to = port.to_string();
-        for (tool, family, on_ip, local) in [
-            ("iptables", "-4", "0.0.0.0", "0.0.0.0/0"),
-            ("ip6tables", "-6", "::", "::/0"),
-        ] {
+        for (tool, on_ip) in [("iptables", "0.0.0.0"), ("ip6tables", "::")] {
             self.exec_checked(
                 &self.gw,
                 &[
@@ -248,6 +241,36 @@ impl Topology {
                     "0x1/0x1",
                 ],
             );
+        }
+        self.local_delivery();
+    }
+
+    /// In the gateway: TPROXY written as an nftables ruleset (the README's
+    /// office-edge rules), with the same policy routing as [`Self::tproxy`].
+    pub fn tproxy_nft(&self, port: u16) {
+        let rules = format!(
+            "table inet portcullis_tproxy {{\n\
+               chain prerouting {{\n\
+                 type filter hook prerouting priority mangle; policy accept;\n\
+                 iifname \"gc\" meta l4proto tcp tcp dport {{ 80, 443 }} tproxy to :{port} meta mark set 0x1 accept\n\
+               }}\n\
+             }}\n"
+        );
+        self.load_nft(&rules);
+        self.local_delivery();
+    }
+
+    fn load_nft(&self, rules: &str) {
+        let path = std::env::temp_dir().join(format!("{}.nft", self.gw));
+        std::fs::write(&path, rules).expect("write nft rules");
+        let path_text = path.display().to_string();
+        self.exec_checked(&self.gw, &["nft", "-f", &path_text]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// Packets marked 0x1 are delivered locally (to the TPROXY listener).
+    fn local_delivery(&self) {
+        for (family, local) in [("-4", "0.0.0.0/0"), ("-6", "::/0")] {
             run_checked(&[
                 "ip", "-n", &self.gw, family, "rule", "add", "fwmark", "0x1/0x1", "lookup", "100",
             ]);

@@ -39,6 +39,7 @@ enum Rules {
     IptablesRedirect,
     NftablesRedirect,
     Tproxy,
+    NftablesTproxy,
 }
 
 struct Gateway {
@@ -101,7 +102,7 @@ async fn gateway(rules: Rules, configure: impl FnOnce(&mut Config)) -> Gateway {
         format!("[::]:{PORT}").parse().expect("addr"),
     ];
     config.transparent.mode = match rules {
-        Rules::Tproxy => RedirectMode::Tproxy,
+        Rules::Tproxy | Rules::NftablesTproxy => RedirectMode::Tproxy,
         _ => RedirectMode::Redirect,
     };
     config.transparent.upstream_mark = Some(0x20);
@@ -116,6 +117,7 @@ async fn gateway(rules: Rules, configure: impl FnOnce(&mut Config)) -> Gateway {
         Rules::IptablesRedirect => topology.redirect(PORT),
         Rules::NftablesRedirect => topology.redirect_nft(PORT),
         Rules::Tproxy => topology.tproxy(PORT),
+        Rules::NftablesTproxy => topology.tproxy_nft(PORT),
     }
     Gateway {
         proxy,
@@ -257,6 +259,11 @@ async fn redirect_nftables_ipv4_ipv6_https_and_plain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tproxy_ipv4_ipv6_https_and_plain() {
     https_and_plain_through(Rules::Tproxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tproxy_nftables_ipv4_ipv6_https_and_plain() {
+    https_and_plain_through(Rules::NftablesTproxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
