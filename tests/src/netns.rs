@@ -301,6 +301,12 @@ pub fn socket(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
     SocketAddr::new(ip.into(), port)
 }
 
+/// Joins namespace `ns` on the calling thread (threads it starts later
+/// inherit it).
+pub fn join(ns: &str) {
+    enter(&format!("/var/run/netns/{ns}"));
+}
+
 /// Joins the network namespace at `path` on the calling thread.
 fn enter(path: &str) {
     let file =
