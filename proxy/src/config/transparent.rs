@@ -3,6 +3,7 @@
 //! from the socket rather than from a proxy request.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -30,6 +31,36 @@ pub struct TransparentSection {
     /// Client address → identity: a static map for clients that cannot
     /// authenticate to a proxy. The first matching entry wins.
     pub clients: Vec<ClientBinding>,
+    /// The captive portal for clients the map does not name.
+    pub portal: PortalSection,
+}
+
+/// `[transparent.portal]`: a sign-in page for unidentified clients. Their
+/// plain-HTTP requests are redirected to it; their HTTPS connections get a
+/// page asking them to open any `http://` page first. Signing in (users
+/// file or LDAP, as proxy authentication) binds the client address to the
+/// user for `ttl`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSection {
+    /// Turn the portal on. Default false.
+    pub enabled: bool,
+    /// How long a sign-in binds the client address to the user. Default 8 h.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Most client addresses bound at once (least recently used beyond).
+    /// Default 100,000.
+    pub capacity: u64,
+}
+
+impl Default for PortalSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ttl: Duration::from_secs(8 * 3600),
+            capacity: 100_000,
+        }
+    }
 }
 
 impl TransparentSection {

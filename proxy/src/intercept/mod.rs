@@ -66,6 +66,20 @@ pub enum Decided {
     Bypass,
     /// Intercept and decide per request.
     Intercept,
+    /// Serve the proxy's own page with this status and reason inside a
+    /// minted TLS session (for example: sign in at the captive portal first).
+    Refuse(Refusal),
+}
+
+/// A refusal that is not a policy decision.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// HTTP status of the page.
+    pub status: u16,
+    /// Short reason.
+    pub reason: String,
+    /// What the user should do.
+    pub detail: String,
 }
 
 /// Runs the tunnel over the client's upgraded connection until it ends.
@@ -112,6 +126,10 @@ where
         return non_tls(&state, client, tunnel, pending).await;
     }
     let upstream = match (&tunnel.decided, tunnel.upstream) {
+        (Decided::Refuse(refusal), _) => {
+            let refusal = refusal.clone();
+            return refused(&state, client, refusal, pending).await;
+        }
         (Decided::Block(_), _) | (_, None) => {
             let decision = match &tunnel.decided {
                 Decided::Block(d) => Some(d.clone()),
@@ -230,6 +248,41 @@ async fn blocked<IO>(
     };
     error_session::serve(
         state, start, &name, &offered, 403, &reason, &detail, pending,
+    )
+    .await;
+}
+
+/// Serves the proxy's page for `refusal` inside a minted TLS session; the
+/// destination is never contacted.
+async fn refused<IO>(
+    state: &Arc<ProxyState>,
+    client: Prefixed<IO>,
+    refusal: Refusal,
+    mut pending: PendingRecord,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let timeout = state.config.limits.client_handshake_timeout;
+    let accept = LazyConfigAcceptor::new(Acceptor::default(), client);
+    let start = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return pending.fail(format!("invalid TLS ClientHello: {e}")),
+        Err(_) => return pending.fail(format!("no complete ClientHello within {timeout:?}")),
+    };
+    let hello = start.client_hello();
+    let offered: Vec<Vec<u8>> = hello
+        .alpn()
+        .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
+    let host = pending.record_mut().host.clone();
+    let name = hello.server_name().map_or(host, str::to_ascii_lowercase);
+    let Refusal {
+        status,
+        reason,
+        detail,
+    } = refusal;
+    error_session::serve(
+        state, start, &name, &offered, status, &reason, &detail, pending,
     )
     .await;
 }

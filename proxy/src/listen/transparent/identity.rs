@@ -1,5 +1,10 @@
 //! Who is behind a redirected connection, without proxy authentication: the
-//! static `transparent.clients` map from client address to user and device.
+//! static `transparent.clients` map from client address to user and device,
+//! then the addresses bound by a captive-portal sign-in (bounded, expiring).
+
+use std::time::Duration;
+
+use moka::sync::Cache;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,9 +14,10 @@ use crate::config::{ClientBinding, TransparentSection};
 use crate::device::CertDevice;
 
 /// Client address → identity and device.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClientIdentities {
     bindings: Vec<Binding>,
+    signed_in: Cache<IpAddr, Arc<Identity>>,
 }
 
 #[derive(Debug)]
@@ -24,19 +30,38 @@ struct Binding {
 impl ClientIdentities {
     /// The map configured in `[transparent]`.
     pub fn new(config: &TransparentSection) -> Self {
+        Self::with_portal(config, config.portal.ttl, config.portal.capacity)
+    }
+
+    fn with_portal(config: &TransparentSection, ttl: Duration, capacity: u64) -> Self {
         Self {
             bindings: config.clients.iter().map(Binding::from).collect(),
+            signed_in: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
         }
+    }
+
+    /// Binds `client` to `identity` (a portal sign-in) until the portal TTL
+    /// passes.
+    pub fn bind(&self, client: IpAddr, identity: Arc<Identity>) {
+        self.signed_in.insert(canonical(client), identity);
     }
 
     /// The user and device the first entry containing `client` names.
     pub fn lookup(&self, client: IpAddr) -> (Option<Arc<Identity>>, Option<Arc<CertDevice>>) {
         let client = canonical(client);
-        self.bindings
+        let (identity, device) = self
+            .bindings
             .iter()
             .find(|b| b.network.contains(&client))
             .map(|b| (b.identity.clone(), b.device.clone()))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        match identity {
+            Some(identity) => (Some(identity), device),
+            None => (self.signed_in.get(&client), device),
+        }
     }
 }
 
@@ -91,5 +116,32 @@ mod tests {
         assert_eq!(who.groups, ["staff"]);
         assert!(device.is_none());
         assert!(map.lookup("10.0.6.1".parse().unwrap()).0.is_none());
+    }
+
+    #[test]
+    fn portal_bindings_expire() {
+        let map = ClientIdentities::with_portal(
+            &TransparentSection::default(),
+            Duration::from_millis(50),
+            10,
+        );
+        let client: IpAddr = "10.0.7.1".parse().unwrap();
+        map.bind(
+            client,
+            Arc::new(Identity {
+                user: "bob".into(),
+                groups: Vec::new(),
+                method: "portal",
+            }),
+        );
+        assert_eq!(map.lookup(client).0.unwrap().user, "bob");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while map.lookup(client).0.is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "binding never expired"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }

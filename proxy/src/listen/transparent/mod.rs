@@ -16,6 +16,7 @@ pub mod hello;
 pub mod identity;
 pub mod original_dst;
 mod plain;
+pub mod portal;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::Identity;
 use crate::config::NoSni;
-use crate::intercept::{self, Connected, Decided};
+use crate::intercept::{self, Connected, Decided, Refusal};
 use crate::metrics::ListenerLabels;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
@@ -165,6 +166,17 @@ async fn tls(
         PolicyTunnel::Intercept => (Decided::Intercept, "intercept"),
     };
     state.metrics.decision("connect", label);
+    let decided = if target.identity.is_none() && state.config.transparent.portal.enabled {
+        Decided::Refuse(Refusal {
+            status: 511,
+            reason: "sign in to the network first".into(),
+            detail:
+                "open any http:// page in your browser to reach the sign-in page, then try again"
+                    .into(),
+        })
+    } else {
+        decided
+    };
     let wants_bypass =
         matches!(decided, Decided::Bypass) || state.config.inspection.is_bypassed(&host);
     let may_bypass = !wants_bypass || resolves_to(&state, &host, original.ip()).await;
@@ -177,7 +189,7 @@ async fn tls(
         );
     }
     let upstream = match decided {
-        Decided::Block(_) => None,
+        Decided::Block(_) | Decided::Refuse(_) => None,
         _ => connect_original(&state, &host, original).await,
     };
     let tunnel = Connected {

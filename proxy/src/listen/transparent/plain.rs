@@ -55,8 +55,13 @@ async fn request(
     mut req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let original = target.original;
-    let identity = match &target.identity {
-        Some(identity) => Some(identity.clone()),
+    // Looked up per request: a portal sign-in on this connection counts at once.
+    let known = target
+        .identity
+        .clone()
+        .or_else(|| state.transparent_identity.lookup(target.client.ip()).0);
+    let identity = match known {
+        Some(identity) => Some(identity),
         // Trusted identity headers still count; there is no proxy
         // authentication to ask for on a connection the client thinks goes
         // straight to the origin.
@@ -93,6 +98,24 @@ async fn request(
             html,
         ));
     };
+    if state.config.transparent.portal.enabled {
+        if req.uri().path() == super::portal::LOGIN_PATH {
+            let port = original.port();
+            let page =
+                super::portal::serve(&state, target.client, &host, port, identity.as_deref(), req);
+            return Ok(page.await);
+        }
+        if identity.is_none() {
+            let port = original.port();
+            return Ok(super::portal::redirect_to_login(
+                &state,
+                target.client,
+                &host,
+                port,
+                &req,
+            ));
+        }
+    }
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let authority = if host.contains(':') {
         format!("[{host}]:{}", original.port())
