@@ -150,7 +150,8 @@ impl ProxyState {
             config.transparent.upstream_mark,
         );
         let transparent_identity =
-            crate::listen::transparent::identity::ClientIdentities::new(&config.transparent);
+            crate::listen::transparent::identity::ClientIdentities::load(&config.transparent)
+                .map_err(crate::inspect::InspectError)?;
         let metrics = Arc::new(Metrics::default());
         let access = RecordSink::open(&config.log.access, metrics.clone()).map_err(|source| {
             StartError::Log {

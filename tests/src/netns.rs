@@ -53,6 +53,15 @@ impl Topology {
     /// forwarding in the gateway. Panics (failing the test) with what is
     /// missing when the machine cannot do it.
     pub fn new() -> Self {
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        assert_eq!(euid, 0, "running as uid {euid}: {NEEDS}");
+        for tool in ["ip", "iptables", "ip6tables", "nft"] {
+            let found = std::env::var_os("PATH").is_some_and(|paths| {
+                std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file())
+            });
+            assert!(found, "`{tool}` is not installed: {NEEDS}");
+        }
         let id = format!(
             "pc{}x{}",
             std::process::id(),

@@ -3,6 +3,7 @@
 //! from the socket rather than from a proxy request.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -31,6 +32,9 @@ pub struct TransparentSection {
     /// Client address → identity: a static map for clients that cannot
     /// authenticate to a proxy. The first matching entry wins.
     pub clients: Vec<ClientBinding>,
+    /// A TOML file of further `[[client]]` tables (same fields as
+    /// `clients`), read at start-up and consulted after `clients`.
+    pub clients_file: Option<PathBuf>,
     /// The captive portal for clients the map does not name.
     pub portal: PortalSection,
 }

@@ -20,6 +20,14 @@ pub struct ClientIdentities {
     signed_in: Cache<IpAddr, Arc<Identity>>,
 }
 
+/// The `transparent.clients_file` format.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFile {
+    #[serde(default)]
+    client: Vec<ClientBinding>,
+}
+
 #[derive(Debug)]
 struct Binding {
     network: ipnet::IpNet,
@@ -28,9 +36,18 @@ struct Binding {
 }
 
 impl ClientIdentities {
-    /// The map configured in `[transparent]`.
-    pub fn new(config: &TransparentSection) -> Self {
-        Self::with_portal(config, config.portal.ttl, config.portal.capacity)
+    /// The map configured in `[transparent]`: `clients`, then the entries of
+    /// `clients_file`.
+    pub fn load(config: &TransparentSection) -> Result<Self, String> {
+        let mut map = Self::with_portal(config, config.portal.ttl, config.portal.capacity);
+        if let Some(path) = &config.clients_file {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file: ClientsFile =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            map.bindings.extend(file.client.iter().map(Binding::from));
+        }
+        Ok(map)
     }
 
     fn with_portal(config: &TransparentSection, ttl: Duration, capacity: u64) -> Self {
@@ -106,7 +123,7 @@ mod tests {
              [[clients]]\nnetwork = \"10.0.5.0/24\"\nuser = \"lab\"\ngroups = [\"staff\"]\n",
         )
         .unwrap();
-        let map = ClientIdentities::new(&config);
+        let map = ClientIdentities::load(&config).unwrap();
         let (who, device) = map.lookup("10.0.5.7".parse().unwrap());
         assert_eq!(who.unwrap().user, "alice");
         assert_eq!(device.unwrap().id, "alice-laptop");
@@ -116,6 +133,36 @@ mod tests {
         assert_eq!(who.groups, ["staff"]);
         assert!(device.is_none());
         assert!(map.lookup("10.0.6.1".parse().unwrap()).0.is_none());
+    }
+
+    #[test]
+    fn clients_file_entries_come_after_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clients.toml");
+        std::fs::write(
+            &path,
+            "[[client]]\nnetwork = \"10.0.8.0/24\"\nuser = \"from-file\"\n\
+             [[client]]\nnetwork = \"10.0.5.7\"\nuser = \"shadowed\"\n",
+        )
+        .unwrap();
+        let mut config: TransparentSection =
+            toml::from_str("[[clients]]\nnetwork = \"10.0.5.7\"\nuser = \"alice\"\n").unwrap();
+        config.clients_file = Some(path.clone());
+        let map = ClientIdentities::load(&config).unwrap();
+        assert_eq!(
+            map.lookup("10.0.8.9".parse().unwrap()).0.unwrap().user,
+            "from-file"
+        );
+        assert_eq!(
+            map.lookup("10.0.5.7".parse().unwrap()).0.unwrap().user,
+            "alice"
+        );
+        std::fs::write(&path, "[[client]]\nnetwork = \"nope\"\n").unwrap();
+        let err = ClientIdentities::load(&config).unwrap_err();
+        assert!(
+            err.contains("clients.toml") && err.contains("nope"),
+            "{err}"
+        );
     }
 
     #[test]
