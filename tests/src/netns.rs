@@ -174,6 +174,38 @@ impl Topology {
         .expect("namespace thread")
     }
 
+    /// In the gateway: reject the gateway's own connections to ports 80 and
+    /// 443 of the origin side unless they carry `SO_MARK` `mark` — so a test
+    /// passes only if the proxy marks its upstream sockets.
+    pub fn require_upstream_mark(&self, mark: u32) {
+        let mark = format!("{mark:#x}");
+        for tool in ["iptables", "ip6tables"] {
+            self.exec_checked(
+                &self.gw,
+                &[
+                    tool,
+                    "-A",
+                    "OUTPUT",
+                    "-o",
+                    "go",
+                    "-p",
+                    "tcp",
+                    "-m",
+                    "multiport",
+                    "--dports",
+                    "80,443",
+                    "-m",
+                    "mark",
+                    "!",
+                    "--mark",
+                    &mark,
+                    "-j",
+                    "REJECT",
+                ],
+            );
+        }
+    }
+
     /// In the gateway: REDIRECT tcp 80 and 443 arriving from the client to
     /// `port`, for IPv4 and IPv6 (iptables).
     pub fn redirect(&self, port: u16) {

@@ -119,6 +119,7 @@ async fn gateway(rules: Rules, configure: impl FnOnce(&mut Config)) -> Gateway {
         Rules::Tproxy => topology.tproxy(PORT),
         Rules::NftablesTproxy => topology.tproxy_nft(PORT),
     }
+    topology.require_upstream_mark(0x20);
     Gateway {
         proxy,
         tls_v4,
@@ -544,4 +545,33 @@ async fn captive_portal_binds_the_client_address_to_the_user() {
             .await;
         assert_eq!(r["user"], "alice", "{r}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_destinations_are_refused_with_the_reason() {
+    // Without upstream.allow_private the origin's 10.10.2.2 is a private
+    // address: the same SSRF rule as explicit mode.
+    let g = gateway(Rules::IptablesRedirect, |c| {
+        c.upstream.allow_private = false
+    })
+    .await;
+    let ca = g.proxy_ca();
+    let resolve = format!("origin.test:443:{ORIGIN_V4}");
+    let (ok, out, err) = g
+        .curl(&[
+            "--cacert",
+            &ca,
+            "--resolve",
+            &resolve,
+            "-w",
+            "\n%{http_code}",
+            "https://origin.test/",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.ends_with("\n403") && out.contains("private address"),
+        "{out}"
+    );
+    assert_eq!(g.tls_v4.stats.connections.load(Ordering::SeqCst), 0);
 }

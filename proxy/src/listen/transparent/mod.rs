@@ -41,6 +41,7 @@ use policy::{Phase, Tunnel as PolicyTunnel};
 /// Accepts redirected connections on `listener` until shutdown, at most
 /// `limits.max_connections` at once.
 pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
+    let listen_port = listener.local_addr().map_or(0, |a| a.port());
     let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
     loop {
         let permit = tokio::select! {
@@ -74,14 +75,19 @@ pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
                 })
                 .inc();
             state.metrics.connections_open.inc();
-            serve_connection(state.clone(), stream, peer).await;
+            serve_connection(state.clone(), stream, peer, listen_port).await;
             state.metrics.connections_open.dec();
         });
     }
 }
 
 /// Serves one redirected connection.
-async fn serve_connection(state: Arc<ProxyState>, mut stream: TcpStream, peer: SocketAddr) {
+async fn serve_connection(
+    state: Arc<ProxyState>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listen_port: u16,
+) {
     let mode = state.config.transparent.mode;
     let original = match original_dst::original_destination(&stream, mode) {
         Ok(addr) => addr,
@@ -90,9 +96,9 @@ async fn serve_connection(state: Arc<ProxyState>, mut stream: TcpStream, peer: S
             return;
         }
     };
-    if Some(original) == stream.local_addr().ok() && mode == crate::config::RedirectMode::Redirect {
-        // Connected to the listener itself, not redirected: relaying it
-        // would connect the proxy to itself.
+    if original.port() == listen_port {
+        // Made to the listener itself, not redirected (the rules send ports
+        // 80 and 443 here): relaying it would connect the proxy to itself.
         tracing::debug!(client = %peer, "connection to the transparent listener was not redirected");
         return;
     }
@@ -188,9 +194,13 @@ async fn tls(
             "bypassed server name does not resolve to the destination address; intercepting"
         );
     }
-    let upstream = match decided {
-        Decided::Block(_) | Decided::Refuse(_) => None,
-        _ => connect_original(&state, &host, original).await,
+    let (upstream, decided) = match decided {
+        Decided::Block(_) | Decided::Refuse(_) => (None, decided),
+        _ => match connect_original(&state, &host, original).await {
+            Ok(tcp) => (Some(tcp), decided),
+            // The client is told why, inside a minted session.
+            Err(refusal) => (None, Decided::Refuse(refusal)),
+        },
     };
     let tunnel = Connected {
         client: target.client,
@@ -207,28 +217,37 @@ async fn tls(
 }
 
 /// Connects to the original destination, unless it is a restricted address
-/// (the same SSRF rules as explicit mode) or unreachable: then none, and
-/// the client is served the proxy's error page.
+/// (the same SSRF rules as explicit mode: 403) or unreachable (502, or 504
+/// on a timeout).
 async fn connect_original(
     state: &ProxyState,
     host: &str,
     original: SocketAddr,
-) -> Option<TcpStream> {
+) -> Result<TcpStream, Refusal> {
     if !state.config.upstream.allow_private {
         if let Some(reason) = restricted_reason(original.ip()) {
-            tracing::info!(destination = %original, reason, "restricted transparent destination refused");
-            return None;
+            return Err(Refusal {
+                status: 403,
+                reason: "destination not allowed".into(),
+                detail: format!(
+                    "{original} is a {reason} address; set upstream.allow_private to permit it"
+                ),
+            });
         }
     }
     let timeout = state.config.upstream.connect_timeout;
     let mark = state.config.transparent.upstream_mark;
-    match connect_addrs_marked(host, original.port(), &[original.ip()], timeout, mark).await {
-        Ok((tcp, _)) => Some(tcp),
-        Err(e) => {
-            tracing::info!(destination = %original, error = %e, "transparent upstream connect failed");
-            None
-        }
-    }
+    connect_addrs_marked(host, original.port(), &[original.ip()], timeout, mark)
+        .await
+        .map(|(tcp, _)| tcp)
+        .map_err(|e| {
+            let status = e.status();
+            Refusal {
+                status,
+                reason: crate::pipeline::status_reason(status).to_owned(),
+                detail: e.to_string(),
+            }
+        })
 }
 
 /// True when `host` resolves to `addr` (IPv4-mapped IPv6 compared as IPv4).
