@@ -575,3 +575,70 @@ async fn restricted_destinations_are_refused_with_the_reason() {
     );
     assert_eq!(g.tls_v4.stats.connections.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_without_server_name_can_be_intercepted_by_address() {
+    let g = gateway(Rules::IptablesRedirect, |c| {
+        c.transparent.no_sni = NoSni::InterceptByAddress;
+    })
+    .await;
+    // The leaf is minted for the IP address (curl checks its IP SAN); the
+    // origin's certificate names origin.test, not the address, so the
+    // verified upstream handshake fails and the proxy says so.
+    let ca = g.proxy_ca();
+    let (ok, out, err) = g
+        .curl(&[
+            "--cacert",
+            &ca,
+            "-w",
+            "\n%{http_code}",
+            &format!("https://{ORIGIN_V4}/ip"),
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.ends_with("\n502"), "{out}");
+    let r = g
+        .proxy
+        .wait_record(|r| {
+            is_transparent(r) && r["host"] == ORIGIN_V4.to_string() && r["status"] == 502
+        })
+        .await;
+    assert_eq!(r["mode"], "intercepted");
+    assert_eq!(g.tls_v4.stats.handshakes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_required_refuses_clients_the_map_does_not_name() {
+    let g = gateway(Rules::IptablesRedirect, |c| {
+        c.identity.require = true;
+        c.transparent.clients = vec![toml_client("fd10:1::2", "bob")];
+    })
+    .await;
+    // The IPv6 client is bob: served.
+    let (status, _) = g.https_get(&format!("[{ORIGIN_V6}]"), "/mapped").await;
+    assert_eq!(status, "200");
+    let r = g
+        .proxy
+        .wait_record(|r| is_transparent(r) && r["path"] == "/mapped")
+        .await;
+    assert_eq!(r["user"], "bob");
+    // The IPv4 client is in no map and there is no portal: refused, for
+    // HTTPS and plain HTTP alike, and the origins never hear of it.
+    let (status, body) = g.https_get(&ORIGIN_V4.to_string(), "/unmapped").await;
+    assert_eq!(status, "403", "{body}");
+    assert!(body.contains("identified clients only"), "{body}");
+    assert_eq!(g.tls_v4.stats.connections.load(Ordering::SeqCst), 0);
+    let resolve = format!("origin.test:80:{ORIGIN_V4}");
+    let (ok, out, err) = g
+        .curl(&[
+            "--resolve",
+            &resolve,
+            "-w",
+            "\n%{http_code}",
+            "http://origin.test/plain",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.ends_with("\n403"), "{out}");
+    assert!(g.plain_v4.seen().is_empty());
+}

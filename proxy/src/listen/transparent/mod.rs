@@ -172,16 +172,9 @@ async fn tls(
         PolicyTunnel::Intercept => (Decided::Intercept, "intercept"),
     };
     state.metrics.decision("connect", label);
-    let decided = if target.identity.is_none() && state.config.transparent.portal.enabled {
-        Decided::Refuse(Refusal {
-            status: 511,
-            reason: "sign in to the network first".into(),
-            detail:
-                "open any http:// page in your browser to reach the sign-in page, then try again"
-                    .into(),
-        })
-    } else {
-        decided
+    let decided = match unidentified(&state, target.identity.as_deref()) {
+        Some(refusal) => Decided::Refuse(refusal),
+        None => decided,
     };
     let wants_bypass =
         matches!(decided, Decided::Bypass) || state.config.inspection.is_bypassed(&host);
@@ -249,6 +242,34 @@ async fn connect_original(
             }
         })
 }
+
+/// Why an unidentified client is refused: it must sign in at the captive
+/// portal first, or (`identity.require` without a portal) it cannot be
+/// served at all. None when it may go on.
+fn unidentified(state: &ProxyState, identity: Option<&Identity>) -> Option<Refusal> {
+    if identity.is_some() {
+        return None;
+    }
+    if state.config.transparent.portal.enabled {
+        return Some(Refusal {
+            status: 511,
+            reason: "sign in to the network first".into(),
+            detail:
+                "open any http:// page in your browser to reach the sign-in page, then try again"
+                    .into(),
+        });
+    }
+    state.config.identity.require.then(|| Refusal {
+        status: 403,
+        reason: "identity required".into(),
+        detail: IDENTITY_REQUIRED.into(),
+    })
+}
+
+/// What an unidentified client is told when `identity.require` is set and
+/// there is no portal.
+const IDENTITY_REQUIRED: &str = "this network serves identified clients only; ask your \
+                                 administrator to register this device's address";
 
 /// True when `host` resolves to `addr` (IPv4-mapped IPv6 compared as IPv4).
 async fn resolves_to(state: &ProxyState, host: &str, addr: IpAddr) -> bool {

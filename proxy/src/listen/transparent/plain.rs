@@ -116,6 +116,22 @@ async fn request(
             ));
         }
     }
+    if identity.is_none() && state.config.identity.require {
+        let mut record = AccessRecord::start(
+            target.client,
+            req.method().as_str(),
+            "http",
+            &host,
+            original.port(),
+            req.uri().path(),
+            Mode::Plain,
+        );
+        record.listener = Listener::Transparent;
+        let pending = PendingRecord::new(state, record);
+        let html = crate::error_page::wants_html(req.headers());
+        let detail = super::IDENTITY_REQUIRED;
+        return Ok(refuse(pending, 403, "identity required", detail, html));
+    }
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let authority = if host.contains(':') {
         format!("[{host}]:{}", original.port())
