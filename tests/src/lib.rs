@@ -5,6 +5,7 @@
 //! OpenLDAP `slapd` for the LDAP tests.
 
 pub mod client;
+pub mod gateway;
 pub mod netns;
 pub mod origin;
 pub mod pki;
