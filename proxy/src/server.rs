@@ -34,6 +34,8 @@ pub struct Server {
     pub quic_addr: Option<SocketAddr>,
     /// Where the PAC listener (`/proxy.pac`, `/wpad.dat`) listens, unless it is off.
     pub pac_addr: Option<SocketAddr>,
+    /// Where the transparent gateway listens (empty when it is off).
+    pub transparent_addrs: Vec<SocketAddr>,
     workers: tokio::sync::Mutex<Vec<oneshot::Receiver<()>>>,
 }
 
@@ -90,6 +92,29 @@ impl Server {
         for _ in 1..threads {
             listeners.push(reuseport_listener(proxy_addr).map_err(bind_err)?);
         }
+        // The transparent gateway: per address, one listener per worker.
+        let mut transparent: Vec<Vec<std::net::TcpListener>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        let mut transparent_addrs = Vec::new();
+        let mode = state.config.transparent.mode;
+        for &addr in &state.config.transparent.listen.0 {
+            let bind = |source| ServeError::Bind {
+                what: "transparent",
+                addr,
+                source,
+            };
+            let first =
+                crate::listen::transparent::original_dst::listener(addr, mode).map_err(bind)?;
+            let local = first.local_addr().map_err(bind)?;
+            transparent_addrs.push(local);
+            transparent[0].push(first);
+            for per_worker in transparent.iter_mut().skip(1) {
+                per_worker.push(
+                    crate::listen::transparent::original_dst::listener(local, mode)
+                        .map_err(bind)?,
+                );
+            }
+        }
         let admin = match admin_listen {
             Listen::On(addr) => {
                 let listener =
@@ -111,8 +136,11 @@ impl Server {
         };
         let admin_addr = admin.as_ref().map(|(a, _)| *a);
         let mut workers = Vec::new();
-        for (i, listener) in listeners.into_iter().enumerate() {
-            workers.push(spawn_worker(i, state.clone(), listener).map_err(ServeError::Worker)?);
+        for (i, (listener, transparent)) in listeners.into_iter().zip(transparent).enumerate() {
+            workers.push(
+                spawn_worker(i, state.clone(), listener, transparent)
+                    .map_err(ServeError::Worker)?,
+            );
         }
         if let Some((_, listener)) = admin {
             tokio::spawn(crate::admin::serve(state.clone(), listener));
@@ -155,6 +183,7 @@ impl Server {
             https_addr,
             quic_addr,
             pac_addr,
+            transparent_addrs,
             workers: tokio::sync::Mutex::new(workers),
         })
     }
@@ -214,6 +243,7 @@ fn spawn_worker(
     index: usize,
     state: Arc<ProxyState>,
     listener: std::net::TcpListener,
+    transparent: Vec<std::net::TcpListener>,
 ) -> std::io::Result<oneshot::Receiver<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -234,10 +264,30 @@ fn spawn_worker(
                         tick.tick().await;
                     }
                 });
-                match TcpListener::from_std(listener) {
-                    Ok(listener) => crate::listen::explicit::serve(state.clone(), listener).await,
-                    Err(e) => tracing::error!(error = %e, "worker cannot use its listener"),
-                }
+                let explicit = async {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            crate::listen::explicit::serve(state.clone(), listener).await
+                        }
+                        Err(e) => tracing::error!(error = %e, "worker cannot use its listener"),
+                    }
+                };
+                let transparent =
+                    futures_util::future::join_all(transparent.into_iter().map(|listener| {
+                        let state = state.clone();
+                        async move {
+                            match TcpListener::from_std(listener) {
+                                Ok(listener) => {
+                                    crate::listen::transparent::serve(state, listener).await
+                                }
+                                Err(e) => tracing::error!(
+                                    error = %e,
+                                    "worker cannot use its transparent listener"
+                                ),
+                            }
+                        }
+                    }));
+                tokio::join!(explicit, transparent);
                 // Accepting stopped (shutdown): let this worker's connections finish.
                 let grace = state.config.limits.shutdown_grace;
                 if tokio::time::timeout(grace, state.tasks.wait())

@@ -58,6 +58,13 @@ pub struct ProxyState {
     pub resolver: Resolver,
     /// The pooled plain-HTTP client.
     pub plain: PlainClient,
+    /// The plain-HTTP client of the transparent gateway: it connects to the
+    /// original destination address (an IP literal in the request URI),
+    /// marking its sockets with `transparent.upstream_mark`.
+    pub transparent_plain: PlainClient,
+    /// Client addresses bound to users by the captive portal, and the
+    /// static `transparent.clients` map.
+    pub transparent_identity: crate::listen::transparent::identity::ClientIdentities,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// The access log.
@@ -134,7 +141,17 @@ impl ProxyState {
             resolver.clone(),
             config.upstream.connect_timeout,
             config.upstream.pool_idle_timeout,
+            None,
         );
+        let transparent_plain = plain::client(
+            resolver.clone(),
+            config.upstream.connect_timeout,
+            config.upstream.pool_idle_timeout,
+            config.transparent.upstream_mark,
+        );
+        let transparent_identity =
+            crate::listen::transparent::identity::ClientIdentities::load(&config.transparent)
+                .map_err(crate::inspect::InspectError)?;
         let metrics = Arc::new(Metrics::default());
         let access = RecordSink::open(&config.log.access, metrics.clone()).map_err(|source| {
             StartError::Log {
@@ -187,6 +204,8 @@ impl ProxyState {
             upstream_tls,
             resolver,
             plain,
+            transparent_plain,
+            transparent_identity,
             metrics,
             access,
             ready: AtomicBool::new(false),

@@ -5,8 +5,10 @@
 //! OpenLDAP `slapd` for the LDAP tests.
 
 pub mod client;
+pub mod gateway;
 pub mod h3client;
 pub mod h3origin;
+pub mod netns;
 pub mod origin;
 pub mod pki;
 pub mod proxy;

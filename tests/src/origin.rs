@@ -50,6 +50,8 @@ pub struct OriginOptions {
     pub ipv6: bool,
     /// Also serve HTTP/3 on the same port number (UDP).
     pub h3: bool,
+    /// Listen on this address instead (a network namespace's own address).
+    pub bind: Option<SocketAddr>,
 }
 
 impl OriginOptions {
@@ -63,6 +65,7 @@ impl OriginOptions {
             plain: false,
             ipv6: false,
             h3: false,
+            bind: None,
         }
     }
 }
@@ -115,7 +118,11 @@ impl Origin {
         } else {
             "127.0.0.1:0"
         };
-        let listener = TcpListener::bind(bind).await.expect("bind");
+        let listener = match options.bind {
+            Some(addr) => TcpListener::bind(addr).await,
+            None => TcpListener::bind(bind).await,
+        }
+        .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stats = Arc::new(OriginStats::default());
         let gate = Arc::new(Semaphore::new(if options.gated {

@@ -6,7 +6,15 @@
 //! cargo build --release -p portcullis
 //! cargo run --release -p portcullis-benches --bin load -- --proxy-bin target/release/portcullis
 //! cargo run --release -p portcullis-benches --bin load -- --inspect --keepalive-only --body 1048576
+//! cargo run --release -p portcullis-benches --bin load -- --transparent   # as root
 //! ```
+//!
+//! With `--transparent` the harness builds client, gateway and origin
+//! network namespaces (like the transparent tests), runs one proxy in the
+//! gateway with both its explicit listener and a REDIRECT transparent
+//! listener, and measures the same clients through each: explicit CONNECT
+//! to the gateway versus plain connections to the origin's address that
+//! iptables hands to the proxy.
 //!
 //! Prints requests/s, p50/p99 latency and — from the proxy process's own
 //! CPU time (/proc/PID/stat) — proxy CPU µs per request, for keep-alive
@@ -60,6 +68,10 @@ struct Args {
     /// reached directly), beside TCP interception by the same process.
     #[arg(long)]
     h3: bool,
+    /// Compare the transparent gateway with explicit mode, in network
+    /// namespaces (needs root, iproute2 and iptables).
+    #[arg(long)]
+    transparent: bool,
 }
 
 #[derive(Clone)]
@@ -152,10 +164,19 @@ fn text_body(len: usize) -> Bytes {
     Bytes::from((0..len).map(|i| LINE[i % LINE.len()]).collect::<Vec<u8>>())
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
     certs::install_process_provider();
+    if args.transparent {
+        return transparent::main(&args);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(explicit_main(args))
+}
+
+async fn explicit_main(args: Args) -> Result<()> {
     let pki = TestPki::new();
     let mut options = OriginOptions::new("origin.bench");
     options.alpn = vec![b"http/1.1".to_vec()];
@@ -235,8 +256,17 @@ async fn main() -> Result<()> {
             Some(plain.child.id()),
         ));
     }
+    measure(&args, &phases).await
+}
+
+/// One phase: its name, where the clients go, keep-alive or a new connection
+/// per request, and the proxy process whose CPU time is measured.
+type Phase<'a> = (&'a str, Target, bool, Option<u32>);
+
+/// Warms up, then runs each phase and prints a line per phase.
+async fn measure(args: &Args, phases: &[Phase<'_>]) -> Result<()> {
     // Warm up: mint the leaves, fill pools.
-    for (_, t, _, pid) in &phases {
+    for (_, t, _, pid) in phases {
         if pid.is_some() {
             run_phase(t, 1, Duration::from_millis(500), true).await;
         }
@@ -250,7 +280,7 @@ async fn main() -> Result<()> {
         "{:<36} {:>9} {:>9} {:>9} {:>13} {:>16} {:>7}",
         "phase", "req/s", "p50 µs", "p99 µs", "proxy CPU µs", "MB/s per core", "errors"
     );
-    for (name, target, keepalive, pid) in &phases {
+    for (name, target, keepalive, pid) in phases {
         let cpu_before = match pid {
             Some(pid) => cpu_time(*pid)?,
             None => Duration::ZERO,
@@ -465,4 +495,107 @@ async fn client_loop(target: Target, deadline: Instant, keepalive: bool) -> (Vec
         }
     }
     (latencies, errors)
+}
+
+/// `--transparent`: explicit CONNECT versus the REDIRECT transparent gateway,
+/// one proxy process in a gateway namespace, the clients in a client
+/// namespace, the origin in an origin namespace.
+mod transparent {
+    use super::*;
+    use portcullis_tests::netns::{self, Topology, GW_CLIENT_V4, ORIGIN_V4};
+
+    /// The proxy's ports inside the gateway namespace.
+    const EXPLICIT_PORT: u16 = 3128;
+    const TRANSPARENT_PORT: u16 = 15001;
+    /// The origin's port reached directly (not redirected).
+    const DIRECT_PORT: u16 = 8443;
+
+    pub fn main(args: &Args) -> Result<()> {
+        let topology = Topology::new();
+        topology.redirect(TRANSPARENT_PORT);
+        // Everything this process connects to from now on starts in the
+        // client namespace (threads started later inherit it).
+        netns::join(&topology.client);
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run(args, &topology))
+    }
+
+    async fn run(args: &Args, topology: &Topology) -> Result<()> {
+        let pki = std::sync::Arc::new(TestPki::new());
+        let origin = |port: u16| {
+            let pki = pki.clone();
+            let handle = tokio::runtime::Handle::current();
+            let mut options = OriginOptions::new("origin.bench");
+            options.alpn = vec![b"http/1.1".to_vec()];
+            options.bind = Some(netns::socket(ORIGIN_V4, port));
+            topology.run_in(&topology.origin, move || {
+                handle.block_on(Origin::start(&pki, options))
+            })
+        };
+        let redirected = origin(443);
+        let direct = origin(DIRECT_PORT);
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("bench.toml");
+        let extra = match &args.extra_config {
+            Some(p) => std::fs::read_to_string(p).with_context(|| p.display().to_string())?,
+            None => String::new(),
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "[proxy]\nlisten = \"0.0.0.0:{EXPLICIT_PORT}\"\n[admin]\nlisten = \"off\"\n\
+                 [transparent]\nlisten = \"0.0.0.0:{TRANSPARENT_PORT}\"\n\
+                 [upstream]\nextra_roots = [{root:?}]\nsystem_roots = false\nallow_private = true\n\
+                 resolve = {{ \"origin.bench\" = [\"{ORIGIN_V4}\"] }}\n\
+                 [log]\naccess = {log:?}\nincidents = {log:?}\nlevel = \"warn\"\n{extra}",
+                root = pki.root_pem.display().to_string(),
+                log = dir.path().join("access.log").display().to_string(),
+            ),
+        )?;
+        let data_dir = dir.path().join("data");
+        let mut child = topology
+            .command(&topology.gw, &args.proxy_bin.display().to_string())
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", args.proxy_bin.display()))?;
+        let explicit_addr = netns::socket(GW_CLIENT_V4, EXPLICIT_PORT);
+        let outcome = async {
+            wait_listening(explicit_addr, &mut child).await?;
+            let ca = rustls_pki_types_from_pem(&std::fs::read(data_dir.join("ca.pem"))?)?;
+            let body = text_body(args.body);
+            // `ip netns exec` execs the proxy: the child's pid is the proxy's.
+            let pid = Some(child.id());
+            let target = |via_proxy, origin: &Origin, root: &CertificateDer<'static>| Target {
+                via_proxy,
+                h3: None,
+                origin: origin.addr,
+                root: root.clone(),
+                body: body.clone(),
+            };
+            let direct = target(None, &direct, &pki.root_der());
+            let explicit = target(Some(explicit_addr), &redirected, &ca);
+            let transparent = target(None, &redirected, &ca);
+            let mut phases: Vec<Phase<'_>> = vec![
+                ("direct keep-alive", direct.clone(), true, None),
+                ("explicit keep-alive", explicit.clone(), true, pid),
+                ("transparent keep-alive", transparent.clone(), true, pid),
+            ];
+            if !args.keepalive_only {
+                phases.push(("direct new connection", direct, false, None));
+                phases.push(("explicit new connection", explicit, false, pid));
+                phases.push(("transparent new connection", transparent, false, pid));
+            }
+            measure(args, &phases).await
+        }
+        .await;
+        let _ = child.kill();
+        let _ = child.wait();
+        outcome
+    }
 }

@@ -138,6 +138,27 @@ impl Authenticator {
         }
     }
 
+    /// Checks a user name and password typed into the captive portal by
+    /// `client`: `Admit(Some(identity))`, `Challenge` (wrong, or nothing to
+    /// check them against) or `Throttled`. Failures count towards the same
+    /// per-address limit as proxy authentication.
+    pub async fn sign_in(&self, client: IpAddr, user: &str, password: &str) -> Admission {
+        if self.users.is_none() && self.ldap.is_none() {
+            return Admission::Challenge;
+        }
+        if self.failures.is_throttled(client) {
+            return Admission::Throttled;
+        }
+        match self.verify(user, password).await {
+            Some(identity) => Admission::Admit(Some(identity)),
+            None => {
+                self.failures.record(client);
+                tracing::warn!(client = %client, user = %user, "portal sign-in failed");
+                Admission::Challenge
+            }
+        }
+    }
+
     /// Checks credentials: the users file first (a user it lists is decided
     /// by it alone), then the LDAP directory. Successes are cached by the
     /// SHA-256 of the credentials.

@@ -9,12 +9,14 @@ mod load;
 mod locate;
 mod pac;
 mod quic;
+mod transparent;
 mod usage;
 
 pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
 pub use pac::PacSection;
 pub use quic::{QuicAction, QuicSection};
+pub use transparent::{ClientBinding, ListenAddrs, NoSni, RedirectMode, TransparentSection};
 pub use usage::UsageSection;
 
 use std::collections::BTreeMap;
@@ -63,6 +65,8 @@ pub struct Config {
     pub quic: QuicSection,
     /// The proxy auto-config (PAC / WPAD) listener.
     pub pac: PacSection,
+    /// The transparent gateway (redirected connections).
+    pub transparent: TransparentSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.

@@ -102,6 +102,7 @@ pub async fn serve_with_leaf<IO>(
         record.registrable_domain = tunnel.registrable_domain.clone();
         record.rule = tunnel.rule.clone();
         record.action = tunnel.action;
+        record.listener = tunnel.listener;
         let pending = PendingRecord::new(state_for_service.clone(), record);
         let html = crate::error_page::wants_html(req.headers());
         let mut response = refuse(pending, status, &reason, &detail, html);

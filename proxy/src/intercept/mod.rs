@@ -24,7 +24,7 @@ use crate::auth::Identity;
 use crate::config::NonTls;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Listener, Mode};
 use crate::relay::relay;
 use crate::state::ProxyState;
 use crate::upstream::tls::handshake;
@@ -49,6 +49,12 @@ pub struct Connected {
     pub context: policy::Context,
     /// What the policy decided at CONNECT time.
     pub decided: Decided,
+    /// Which listener the connection arrived on.
+    pub listener: Listener,
+    /// Whether a bypass may relay the connection blind. False when the
+    /// destination address is not one the host resolves to (a client
+    /// naming a bypassed host to escape inspection): then it is intercepted.
+    pub may_bypass: bool,
 }
 
 /// The CONNECT-time policy decision.
@@ -60,6 +66,20 @@ pub enum Decided {
     Bypass,
     /// Intercept and decide per request.
     Intercept,
+    /// Serve the proxy's own page with this status and reason inside a
+    /// minted TLS session (for example: sign in at the captive portal first).
+    Refuse(Refusal),
+}
+
+/// A refusal that is not a policy decision.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// HTTP status of the page.
+    pub status: u16,
+    /// Short reason.
+    pub reason: String,
+    /// What the user should do.
+    pub detail: String,
 }
 
 /// Runs the tunnel over the client's upgraded connection until it ends.
@@ -77,6 +97,7 @@ where
         Mode::Tunnel,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    record.listener = tunnel.listener;
     record.app = Some(tunnel.context.app.app_id.to_string());
     record.device = tunnel.context.device.id.clone();
     record.category = tunnel.context.app.category.map(|c| c.as_str().to_owned());
@@ -105,6 +126,10 @@ where
         return non_tls(&state, client, tunnel, pending).await;
     }
     let upstream = match (&tunnel.decided, tunnel.upstream) {
+        (Decided::Refuse(refusal), _) => {
+            let refusal = refusal.clone();
+            return refused(&state, client, refusal, pending).await;
+        }
         (Decided::Block(_), _) | (_, None) => {
             let decision = match &tunnel.decided {
                 Decided::Block(d) => Some(d.clone()),
@@ -118,9 +143,9 @@ where
         upstream: None,
         ..tunnel
     };
-    if matches!(tunnel.decided, Decided::Bypass)
-        || state.config.inspection.is_bypassed(&tunnel.host)
-    {
+    let wants_bypass = matches!(tunnel.decided, Decided::Bypass)
+        || state.config.inspection.is_bypassed(&tunnel.host);
+    if wants_bypass && tunnel.may_bypass {
         let record = pending.record_mut();
         record.action = Some("bypass");
         return blind(&state, client, upstream, pending).await;
@@ -227,6 +252,41 @@ async fn blocked<IO>(
     .await;
 }
 
+/// Serves the proxy's page for `refusal` inside a minted TLS session; the
+/// destination is never contacted.
+async fn refused<IO>(
+    state: &Arc<ProxyState>,
+    client: Prefixed<IO>,
+    refusal: Refusal,
+    mut pending: PendingRecord,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let timeout = state.config.limits.client_handshake_timeout;
+    let accept = LazyConfigAcceptor::new(Acceptor::default(), client);
+    let start = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return pending.fail(format!("invalid TLS ClientHello: {e}")),
+        Err(_) => return pending.fail(format!("no complete ClientHello within {timeout:?}")),
+    };
+    let hello = start.client_hello();
+    let offered: Vec<Vec<u8>> = hello
+        .alpn()
+        .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
+    let host = pending.record_mut().host.clone();
+    let name = hello.server_name().map_or(host, str::to_ascii_lowercase);
+    let Refusal {
+        status,
+        reason,
+        detail,
+    } = refusal;
+    error_session::serve(
+        state, start, &name, &offered, status, &reason, &detail, pending,
+    )
+    .await;
+}
+
 async fn intercept<IO>(
     state: Arc<ProxyState>,
     client: Prefixed<IO>,
@@ -316,6 +376,7 @@ async fn intercept<IO>(
         host: tunnel.host,
         port: tunnel.port,
         context: tunnel.context,
+        listener: tunnel.listener,
     };
     serve::tunnel(state, client_tls, endpoint, tls, negotiated).await;
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::auth::Identity;
 use crate::pipeline::{self, Tunnel};
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Listener, Mode};
 use crate::state::ProxyState;
 use crate::upstream::tls::{Negotiated, UpstreamTlsStream};
 use crate::upstream::UpstreamSession;
@@ -29,6 +29,8 @@ pub struct Endpoint {
     pub port: u16,
     /// The connection's policy context.
     pub context: policy::Context,
+    /// Which listener the connection arrived on.
+    pub listener: Listener,
 }
 
 pub async fn tunnel<IO>(
@@ -46,6 +48,7 @@ pub async fn tunnel<IO>(
         host,
         port,
         context,
+        listener,
     } = endpoint;
     let h2 = negotiated.is_h2();
     let upstream =
@@ -63,6 +66,7 @@ pub async fn tunnel<IO>(
                     "",
                     Mode::Intercepted,
                 );
+                record.listener = listener;
                 record.error = Some(format!("upstream HTTP handshake failed: {e}"));
                 state.access.write(&record);
                 return;
@@ -77,6 +81,7 @@ pub async fn tunnel<IO>(
         upstream: pipeline::Upstream::Tcp(upstream),
         client_alpn: if h2 { "h2" } else { "http/1.1" },
         context,
+        listener,
     });
     let service = service_fn(move |req| pipeline::intercepted::handle(tunnel.clone(), req));
     let io = TokioIo::new(client_tls);

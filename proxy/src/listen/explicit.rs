@@ -335,6 +335,8 @@ async fn connect(
                     upstream,
                     context,
                     decided,
+                    listener: crate::records::Listener::Explicit,
+                    may_bypass: true,
                 };
                 intercept::run(tunnel_state, TokioIo::new(upgraded), tunnel).await;
             }

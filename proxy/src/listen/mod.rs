@@ -3,3 +3,4 @@
 pub mod explicit;
 pub mod https;
 pub mod pac;
+pub mod transparent;

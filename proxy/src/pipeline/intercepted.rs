@@ -36,6 +36,7 @@ where
         Mode::Intercepted,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    record.listener = tunnel.listener;
     let (tls_version, alpn) = tunnel.upstream.negotiated();
     record.tls_version = Some(tls_version);
     record.alpn = alpn;

@@ -58,6 +58,8 @@ pub struct Tunnel {
     pub client_alpn: &'static str,
     /// The connection's policy context (who, where, which app).
     pub context: policy::Context,
+    /// Which listener the connection arrived on.
+    pub listener: crate::records::Listener,
 }
 
 /// Where an intercepted connection's requests go: a verified TLS session

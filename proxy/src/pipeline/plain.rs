@@ -1,4 +1,6 @@
-//! Plain-HTTP requests in absolute form on the explicit listener.
+//! Plain-HTTP requests: absolute form on the explicit listener, and
+//! origin-form requests on the transparent gateway (rewritten to absolute
+//! form from `Host` before they get here).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,9 +16,19 @@ use super::record::PendingRecord;
 use super::{refuse, relay_response, status_reason};
 use crate::auth::Identity;
 use crate::error_page;
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Listener, Mode};
 use crate::state::ProxyState;
 use crate::upstream::plain::connect_error;
+
+/// How a plain request reaches its origin.
+#[derive(Debug, Clone, Copy)]
+pub enum Via {
+    /// The explicit proxy: the URI's host is resolved.
+    Explicit,
+    /// The transparent gateway: the original destination address, whatever
+    /// the URI's host resolves to.
+    Transparent(SocketAddr),
+}
 
 /// Handles a plain-HTTP request in absolute form.
 pub async fn handle(
@@ -24,7 +36,19 @@ pub async fn handle(
     client: SocketAddr,
     identity: Option<Arc<Identity>>,
     device: policy::context::Device,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    handle_via(state, client, identity, device, req, Via::Explicit).await
+}
+
+/// Handles a plain-HTTP request in absolute form, forwarded `via`.
+pub async fn handle_via(
+    state: Arc<ProxyState>,
+    client: SocketAddr,
+    identity: Option<Arc<Identity>>,
+    device: policy::context::Device,
     mut req: Request<Incoming>,
+    via: Via,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let html = error_page::wants_html(req.headers());
     let uri = req.uri().clone();
@@ -42,6 +66,9 @@ pub async fn handle(
         Mode::Plain,
     );
     record.user = identity.as_ref().map(|i| i.user.clone());
+    if matches!(via, Via::Transparent(_)) {
+        record.listener = Listener::Transparent;
+    }
     let mut pending = PendingRecord::new(state.clone(), record);
     if uri.scheme() != Some(&http::uri::Scheme::HTTP) || host.is_empty() {
         let detail = "only http:// URLs are forwarded in absolute form; use CONNECT for https";
@@ -50,10 +77,14 @@ pub async fn handle(
     let websocket = is_websocket(&req);
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
+    let dest = match via {
+        Via::Explicit => None,
+        Via::Transparent(original) => Some(original.ip()),
+    };
     let connection =
         state
             .inspect
-            .connection_context(&host, identity.as_deref(), device, client.ip(), None);
+            .connection_context(&host, identity.as_deref(), device, client.ip(), dest);
     if parts.uri.path() == super::warn::ACK_PATH {
         let query = parts.uri.query().unwrap_or("").to_owned();
         return Ok(super::acknowledge(
@@ -92,7 +123,27 @@ pub async fn handle(
             detail,
         } => return Ok(refuse(pending, status, &reason, &detail, html)),
     };
-    match state.plain.request(Request::from_parts(parts, body)).await {
+    let upstream = match via {
+        Via::Explicit => &state.plain,
+        Via::Transparent(original) => {
+            // Connect to the original destination: an IP-literal authority
+            // for the pool, the client's Host header kept as it was.
+            match format!("http://{original}{path}").parse() {
+                Ok(uri) => parts.uri = uri,
+                Err(_) => {
+                    return Ok(refuse(
+                        pending,
+                        400,
+                        "bad request",
+                        "unparsable request target",
+                        html,
+                    ))
+                }
+            }
+            &state.transparent_plain
+        }
+    };
+    match upstream.request(Request::from_parts(parts, body)).await {
         Err(e) => {
             let (status, detail) = match connect_error(&e) {
                 Some(c) => (c.status(), c.to_string()),

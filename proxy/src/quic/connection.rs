@@ -23,7 +23,7 @@ use super::{H3ConnectError, H3Upstream, Origins};
 use crate::auth::Admission;
 use crate::pipeline::record::PendingRecord;
 use crate::pipeline::{self, Tunnel, Upstream};
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Listener, Mode};
 use crate::state::ProxyState;
 use crate::upstream::connect::connect_addrs;
 use crate::upstream::tls::handshake;
@@ -79,6 +79,7 @@ pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quin
         Mode::Intercepted,
     );
     record.client_alpn = Some("h3");
+    record.listener = Listener::Quic;
     let mut pending = PendingRecord::new(state.clone(), record);
 
     // No proxy authentication exists on QUIC: a client that has no identity
@@ -214,6 +215,7 @@ async fn decide(
         port,
         upstream,
         client_alpn: "h3",
+        listener: Listener::Quic,
         context,
     })))
 }
@@ -365,6 +367,7 @@ impl Refusal {
             Mode::Intercepted,
         );
         record.client_alpn = Some("h3");
+        record.listener = Listener::Quic;
         let mut pending = PendingRecord::new(self.state.clone(), record);
         let html = crate::error_page::wants_html(req.headers());
         let response = match &self.decision {

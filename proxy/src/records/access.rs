@@ -6,7 +6,8 @@
 //! carry tokens), `status` (0 when no response was sent), `bytes_in`
 //! (request body or client→origin tunnel bytes), `bytes_out` (response body
 //! or origin→client bytes), `duration_us`, `mode` (`intercepted`, `tunnel`,
-//! `plain`), `tls_version` and `alpn` of the upstream connection (null for
+//! `plain`), `listener` (`explicit` for the proxy protocol, `transparent`
+//! for redirected connections), `tls_version` and `alpn` of the upstream connection (null for
 //! plain), `error` (null or why it failed), and the inspection outcome:
 //! `app`, `category`, `instance`, `activity`, `registrable_domain`, `rule`
 //! (policy rule id or `default`), `action`, `dlp` (DLP rule ids that
@@ -38,6 +39,19 @@ impl Mode {
             Mode::Plain => "plain",
         }
     }
+}
+
+/// Which listener a connection arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Listener {
+    /// The explicit proxy protocol (plain or HTTPS-proxy listener).
+    #[default]
+    Explicit,
+    /// The transparent gateway (REDIRECT or TPROXY).
+    Transparent,
+    /// The QUIC listener (UDP 443 routed to the proxy).
+    Quic,
 }
 
 /// One access-log line.
@@ -73,6 +87,8 @@ pub struct AccessRecord {
     pub duration_us: u64,
     /// How the request was handled.
     pub mode: Mode,
+    /// Which listener the connection arrived on.
+    pub listener: Listener,
     /// Upstream TLS version (`TLSv1.3`, `TLSv1.2`), when TLS was used upstream.
     pub tls_version: Option<&'static str>,
     /// Upstream ALPN (`h2`, `http/1.1`), when negotiated.
@@ -139,6 +155,7 @@ impl AccessRecord {
             bytes_out: 0,
             duration_us: 0,
             mode,
+            listener: Listener::Explicit,
             tls_version: None,
             alpn: None,
             client_alpn: None,

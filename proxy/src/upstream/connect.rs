@@ -66,10 +66,22 @@ pub async fn connect_addrs(
     addrs: &[IpAddr],
     timeout: Duration,
 ) -> Result<(TcpStream, SocketAddr), ConnectError> {
+    connect_addrs_marked(host, port, addrs, timeout, None).await
+}
+
+/// Like [`connect_addrs`], with `SO_MARK` set to `mark` on each socket (so
+/// firewall rules can tell the proxy's own connections from redirected ones).
+pub async fn connect_addrs_marked(
+    host: &str,
+    port: u16,
+    addrs: &[IpAddr],
+    timeout: Duration,
+    mark: Option<u32>,
+) -> Result<(TcpStream, SocketAddr), ConnectError> {
     let mut last = None;
     for &ip in addrs {
         let addr = SocketAddr::new(ip, port);
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        match tokio::time::timeout(timeout, open(addr, mark)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 return Ok((stream, addr));
@@ -95,4 +107,30 @@ pub async fn connect_addrs(
             reason: "no addresses".into(),
         },
     })
+}
+
+/// One TCP connect to `addr`, marked with `mark` when given.
+async fn open(addr: SocketAddr, mark: Option<u32>) -> std::io::Result<TcpStream> {
+    let Some(mark) = mark else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    set_mark(&socket, mark)?;
+    socket.connect(addr).await
+}
+
+#[cfg(target_os = "linux")]
+fn set_mark(socket: &tokio::net::TcpSocket, mark: u32) -> std::io::Result<()> {
+    socket2::SockRef::from(socket).set_mark(mark)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_mark(_: &tokio::net::TcpSocket, _: u32) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "SO_MARK needs Linux",
+    ))
 }

@@ -12,7 +12,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
-use super::{connect_tcp, ConnectError, Resolver};
+use super::connect::connect_addrs_marked;
+use super::{ConnectError, Resolver};
 use crate::pipeline::body::ProxyBody;
 
 /// Connects plain-HTTP origins through the proxy's [`Resolver`].
@@ -20,6 +21,7 @@ use crate::pipeline::body::ProxyBody;
 pub struct PlainConnector {
     resolver: Resolver,
     timeout: Duration,
+    mark: Option<u32>,
 }
 
 impl tower_service::Service<Uri> for PlainConnector {
@@ -34,10 +36,12 @@ impl tower_service::Service<Uri> for PlainConnector {
     fn call(&mut self, uri: Uri) -> Self::Future {
         let resolver = self.resolver.clone();
         let timeout = self.timeout;
+        let mark = self.mark;
         Box::pin(async move {
             let host = uri.host().unwrap_or_default().to_owned();
             let port = uri.port_u16().unwrap_or(80);
-            let (tcp, _) = connect_tcp(&resolver, &host, port, timeout).await?;
+            let addrs = resolver.resolve(&host).await?;
+            let (tcp, _) = connect_addrs_marked(&host, port, &addrs, timeout, mark).await?;
             Ok(TokioIo::new(tcp))
         })
     }
@@ -46,8 +50,13 @@ impl tower_service::Service<Uri> for PlainConnector {
 /// The pooled plain-HTTP client.
 pub type PlainClient = Client<PlainConnector, ProxyBody>;
 
-/// Builds the plain-HTTP client.
-pub fn client(resolver: Resolver, connect_timeout: Duration, idle: Duration) -> PlainClient {
+/// Builds the plain-HTTP client; `mark` is set as `SO_MARK` on its sockets.
+pub fn client(
+    resolver: Resolver,
+    connect_timeout: Duration,
+    idle: Duration,
+    mark: Option<u32>,
+) -> PlainClient {
     Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
@@ -56,6 +65,7 @@ pub fn client(resolver: Resolver, connect_timeout: Duration, idle: Duration) -> 
         .build(PlainConnector {
             resolver,
             timeout: connect_timeout,
+            mark,
         })
 }
 
