@@ -166,11 +166,8 @@ impl Server {
         let quic_addr = match state.config.quic.listen {
             Listen::Off => None,
             Listen::On(addr) => {
-                let endpoint = crate::quic::endpoint(&state, addr)?;
-                let local = endpoint
-                    .local_addr()
-                    .map_err(|source| crate::quic::QuicError::Bind { addr, source })?;
-                tokio::spawn(crate::quic::serve(state.clone(), endpoint));
+                let (local, done) = spawn_quic(state.clone(), addr)?;
+                workers.push(done);
                 Some(local)
             }
         };
@@ -224,6 +221,52 @@ async fn start_pac(state: &Arc<ProxyState>) -> Result<Option<SocketAddr>, ServeE
         state.shutdown.clone(),
     ));
     Ok(Some(local))
+}
+
+/// Runs the QUIC listener on a thread of its own (one event loop for the UDP
+/// socket and its connections, in the network namespace the proxy started
+/// in); returns its address once bound, and a receiver that completes when
+/// it has stopped.
+fn spawn_quic(
+    state: Arc<ProxyState>,
+    addr: SocketAddr,
+) -> Result<(SocketAddr, oneshot::Receiver<()>), ServeError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Worker)?;
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("portcullis-quic".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let endpoint = match crate::quic::endpoint(&state, addr) {
+                    Ok(endpoint) => endpoint,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let local = endpoint
+                    .local_addr()
+                    .map_err(|source| crate::quic::QuicError::Bind { addr, source });
+                let failed = local.is_err();
+                let _ = bound_tx.send(local);
+                if failed {
+                    return;
+                }
+                crate::quic::serve(state.clone(), endpoint).await;
+                let grace = state.config.limits.shutdown_grace;
+                let _ = tokio::time::timeout(grace, state.tasks.wait()).await;
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(ServeError::Worker)?;
+    let local = bound_rx
+        .recv()
+        .map_err(|_| crate::quic::QuicError::Config("the QUIC thread ended".into()))??;
+    Ok((local, done_rx))
 }
 
 /// A non-blocking listener on `addr` that other sockets may share with

@@ -29,6 +29,12 @@ pub struct QuicSection {
     pub listen: Listen,
     /// `block` (default) or `intercept`.
     pub action: QuicAction,
+    /// The listener receives UDP 443 diverted by TPROXY: its socket is
+    /// `IP_TRANSPARENT`, and intercepted requests go to each connection's
+    /// original destination address (never to where the SNI resolves).
+    /// Upstream sockets carry `transparent.upstream_mark`. Default false
+    /// (clients address the listener directly; the SNI is resolved).
+    pub transparent: bool,
     /// TCP port intercepted HTTP/3 requests are forwarded to (the origin's
     /// HTTPS port). Default 443.
     pub upstream_port: u16,
@@ -57,6 +63,7 @@ impl Default for QuicSection {
         Self {
             listen: Listen::Off,
             action: QuicAction::Block,
+            transparent: false,
             upstream_port: 443,
             upstream_h3: true,
             upstream_h3_timeout: Duration::from_secs(1),

@@ -10,7 +10,7 @@
 //! when it fails every request gets the proxy's 502 page naming the reason —
 //! zero bytes reach the origin.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,12 +20,13 @@ use policy::{Phase, Tunnel as PolicyTunnel};
 
 use super::body::{send_response, H3Body, SendHalf};
 use super::{H3ConnectError, H3Upstream, Origins};
-use crate::auth::Admission;
+use crate::auth::{Admission, Identity};
 use crate::pipeline::record::PendingRecord;
 use crate::pipeline::{self, Tunnel, Upstream};
 use crate::records::{AccessRecord, Listener, Mode};
 use crate::state::ProxyState;
-use crate::upstream::connect::connect_addrs;
+use crate::upstream::connect::connect_addrs_marked;
+use crate::upstream::destination::restricted_reason;
 use crate::upstream::tls::handshake;
 use crate::upstream::UpstreamSession;
 
@@ -52,6 +53,8 @@ struct Refusal {
 /// Serves one QUIC connection until it ends.
 pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quinn::Incoming) {
     let client = incoming.remote_address();
+    // Under TPROXY the datagrams' destination is the origin's address.
+    let local_ip = incoming.local_ip();
     let connecting = match incoming.accept() {
         Ok(c) => c,
         Err(e) => return tracing::debug!(client = %client, error = %e, "QUIC accept failed"),
@@ -82,29 +85,11 @@ pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quin
     record.listener = Listener::Quic;
     let mut pending = PendingRecord::new(state.clone(), record);
 
-    // No proxy authentication exists on QUIC: a client that has no identity
-    // without credentials is refused, and falls back to TCP where it can
-    // authenticate.
-    let identity = match state.auth.admit(client.ip(), &HeaderMap::new()).await {
-        Admission::Admit(identity) => identity,
-        _ => {
-            pending.set_status(407);
-            pending.fail("QUIC client without an identity: refused, it falls back to TCP".into());
-            conn.close(quinn::VarInt::from_u32(0x0101), b"authentication required");
-            return;
-        }
+    let Some(peer) = admit(&state, client, local_ip, &conn, &mut pending).await else {
+        return;
     };
-    pending.record_mut().user = identity.as_ref().map(|i| i.user.clone());
-    let serving = decide(
-        &state,
-        &origins,
-        client,
-        &host,
-        port,
-        identity,
-        &mut pending,
-    )
-    .await;
+    pending.record_mut().user = peer.identity.as_ref().map(|i| i.user.clone());
+    let serving = decide(&state, &origins, &peer, &host, port, &mut pending).await;
     let serving = match serving {
         Some(s) => s,
         None => {
@@ -117,6 +102,63 @@ pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quin
     // From here on every request is recorded on its own.
     pending.discard();
     serve_requests(state, conn, serving).await;
+}
+
+/// Who a QUIC client is and where its connection goes.
+struct Peer {
+    client: SocketAddr,
+    /// The original destination address (transparent listener only).
+    original: Option<IpAddr>,
+    identity: Option<Arc<Identity>>,
+    device: policy::context::Device,
+}
+
+/// Establishes who the client is: the transparent address map, else no
+/// identity when none is needed. QUIC has no proxy authentication and no
+/// sign-in page, so a client that needs either is refused and falls back to
+/// TCP, where it gets them. `None`: refused (recorded, connection closed).
+async fn admit(
+    state: &Arc<ProxyState>,
+    client: SocketAddr,
+    local_ip: Option<IpAddr>,
+    conn: &quinn::Connection,
+    pending: &mut PendingRecord,
+) -> Option<Peer> {
+    let mut refuse = |status: u16, why: &str| {
+        pending.set_status(status);
+        pending.fail(format!("{why}: refused, the client falls back to TCP"));
+        conn.close(quinn::VarInt::from_u32(0x0101), why.as_bytes());
+        None
+    };
+    let original = if state.config.quic.transparent {
+        match local_ip {
+            Some(ip) => Some(ip),
+            None => return refuse(502, "no original destination"),
+        }
+    } else {
+        None
+    };
+    let (mapped, cert_device) = state.transparent_identity.lookup(client.ip());
+    let identity = match mapped {
+        Some(identity) => Some(identity),
+        None => match state.auth.admit(client.ip(), &HeaderMap::new()).await {
+            Admission::Admit(identity) => identity,
+            _ => return refuse(407, "QUIC client without credentials"),
+        },
+    };
+    if identity.is_none()
+        && (state.config.transparent.portal.enabled || state.config.identity.require)
+    {
+        return refuse(511, "unidentified QUIC client");
+    }
+    let device =
+        crate::device::device_facts(&state.posture, &state.config.devices, cert_device.as_deref());
+    Some(Peer {
+        client,
+        original,
+        identity,
+        device,
+    })
 }
 
 /// The server name the client's handshake carried, lower-cased.
@@ -134,12 +176,12 @@ fn server_name(conn: &quinn::Connection) -> Option<String> {
 async fn decide(
     state: &Arc<ProxyState>,
     origins: &Origins,
-    client: SocketAddr,
+    peer: &Peer,
     host: &str,
     port: u16,
-    identity: Option<Arc<crate::auth::Identity>>,
     pending: &mut PendingRecord,
 ) -> Option<Serving> {
+    let client = peer.client;
     let refuse = |status: u16, reason: &str, detail: String, decision| {
         Some(Serving::Refuse(Arc::new(Refusal {
             state: state.clone(),
@@ -152,7 +194,20 @@ async fn decide(
             decision,
         })))
     };
-    let addrs = match state.resolver.resolve(host).await {
+    let resolved = match peer.original {
+        // A transparent connection goes to its original destination only,
+        // under the same destination rules as everything else.
+        Some(ip) => match restricted_reason(ip) {
+            Some(reason) if !state.config.upstream.allow_private => {
+                let detail =
+                    format!("{ip} is a {reason} address; set upstream.allow_private to permit it");
+                return refuse(403, "destination not allowed", detail, None);
+            }
+            _ => Ok(vec![ip]),
+        },
+        None => state.resolver.resolve(host).await,
+    };
+    let addrs = match resolved {
         Ok(addrs) => addrs,
         Err(e) => {
             let status = crate::upstream::ConnectError::from(e).status();
@@ -164,11 +219,10 @@ async fn decide(
             );
         }
     };
-    let device = crate::device::device_facts(&state.posture, &state.config.devices, None);
     let context = state.inspect.connection_context(
         host,
-        identity.as_deref(),
-        device,
+        peer.identity.as_deref(),
+        peer.device.clone(),
         client.ip(),
         addrs.first().copied(),
     );
@@ -210,7 +264,7 @@ async fn decide(
     Some(Serving::Intercept(Arc::new(Tunnel {
         state: state.clone(),
         client,
-        identity,
+        identity: peer.identity.clone(),
         host: host.to_owned(),
         port,
         upstream,
@@ -236,7 +290,8 @@ async fn connect_upstream(
             .map_err(|detail| failed(502, detail));
     }
     let timeout = state.config.upstream.connect_timeout;
-    let tcp = match connect_addrs(host, port, addrs, timeout).await {
+    let mark = super::upstream_mark(state);
+    let tcp = match connect_addrs_marked(host, port, addrs, timeout, mark).await {
         Ok((tcp, _)) => tcp,
         Err(e) => {
             let status = e.status();

@@ -35,11 +35,27 @@ pub enum QuicError {
     },
 }
 
-/// Binds the QUIC endpoint on `addr` (inside a tokio runtime).
+/// Binds the QUIC endpoint on `addr` (inside a tokio runtime); with
+/// `quic.transparent`, the socket accepts TPROXY-diverted datagrams and
+/// answers from their original destination.
 pub fn endpoint(state: &ProxyState, addr: SocketAddr) -> Result<quinn::Endpoint, QuicError> {
     let config = server_config(state)?;
-    let socket =
-        std::net::UdpSocket::bind(addr).map_err(|source| QuicError::Bind { addr, source })?;
+    let bind = |source| QuicError::Bind { addr, source };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .map_err(bind)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(bind)?;
+    }
+    if state.config.quic.transparent {
+        crate::listen::transparent::original_dst::set_transparent(&socket, addr.is_ipv6())
+            .map_err(bind)?;
+    }
+    socket.bind(&addr.into()).map_err(bind)?;
+    let socket: std::net::UdpSocket = socket.into();
     quinn::Endpoint::new(
         quinn::EndpointConfig::default(),
         Some(config),
@@ -88,7 +104,7 @@ pub(crate) struct Origins {
 impl Origins {
     fn new(state: &ProxyState) -> Self {
         let endpoint = if state.config.quic.upstream_h3 {
-            match upstream::client_endpoint(SocketAddr::from(([0u8; 16], 0))) {
+            match upstream::client_endpoint(upstream_mark(state)) {
                 Ok(e) => Some(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "no QUIC client endpoint; origins reached over TCP");
@@ -105,6 +121,16 @@ impl Origins {
                 .time_to_live(std::time::Duration::from_secs(600))
                 .build(),
         }
+    }
+}
+
+/// The `SO_MARK` of upstream sockets of a transparent QUIC listener (so the
+/// gateway's firewall does not divert the proxy's own traffic).
+pub(crate) fn upstream_mark(state: &ProxyState) -> Option<u32> {
+    if state.config.quic.transparent {
+        state.config.transparent.upstream_mark
+    } else {
+        None
     }
 }
 

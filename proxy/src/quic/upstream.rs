@@ -122,9 +122,38 @@ impl H3Upstream {
     }
 }
 
-/// The client endpoint the proxy opens origin QUIC connections from.
-pub fn client_endpoint(bind: SocketAddr) -> std::io::Result<quinn::Endpoint> {
-    quinn::Endpoint::client(bind)
+/// The client endpoint the proxy opens origin QUIC connections from: one
+/// dual-stack UDP socket, marked with `mark` when given.
+pub fn client_endpoint(mark: Option<u32>) -> std::io::Result<quinn::Endpoint> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV6,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    socket.set_only_v6(false)?;
+    if let Some(mark) = mark {
+        set_mark(&socket, mark)?;
+    }
+    socket.bind(&SocketAddr::from(([0u16; 8], 0)).into())?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        socket.into(),
+        Arc::new(quinn::TokioRuntime),
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn set_mark(socket: &socket2::Socket, mark: u32) -> std::io::Result<()> {
+    socket.set_mark(mark)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_mark(_: &socket2::Socket, _: u32) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "SO_MARK needs Linux",
+    ))
 }
 
 async fn open(
