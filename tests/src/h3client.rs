@@ -40,8 +40,12 @@ impl H3Client {
         tls.alpn_protocols = vec![b"h3".to_vec()];
         let crypto =
             quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| e.to_string())?;
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))
-            .map_err(|e| e.to_string())?;
+        let any: SocketAddr = if addr.is_ipv6() {
+            "[::]:0".parse().expect("addr")
+        } else {
+            "0.0.0.0:0".parse().expect("addr")
+        };
+        let mut endpoint = quinn::Endpoint::client(any).map_err(|e| e.to_string())?;
         endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
         let conn = endpoint
             .connect(addr, server_name)

@@ -286,6 +286,33 @@ impl Topology {
         self.local_delivery();
     }
 
+    /// In the gateway: NAT REDIRECT udp 443 (QUIC) arriving from the
+    /// client to `port` (IPv4); connection tracking gives the replies the
+    /// origin's address and port back.
+    pub fn redirect_udp(&self, port: u16) {
+        let to = port.to_string();
+        self.exec_checked(
+            &self.gw,
+            &[
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "PREROUTING",
+                "-i",
+                "gc",
+                "-p",
+                "udp",
+                "--dport",
+                "443",
+                "-j",
+                "REDIRECT",
+                "--to-ports",
+                &to,
+            ],
+        );
+    }
+
     /// In the gateway: TPROXY written as an nftables ruleset (the README's
     /// office-edge rules), with the same policy routing as [`Self::tproxy`].
     pub fn tproxy_nft(&self, port: u16) {

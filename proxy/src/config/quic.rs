@@ -19,8 +19,11 @@ pub enum QuicAction {
     Intercept,
 }
 
-/// `[quic]`: the QUIC listener, for UDP 443 routed to the proxy (TPROXY at a
-/// transparent gateway, see the README's rules).
+/// `[quic]`: the QUIC listener, for UDP 443 diverted to the proxy by NAT
+/// REDIRECT at a transparent gateway (see the README's rules). A QUIC
+/// connection goes where its TLS server name resolves — as an explicit
+/// CONNECT does — so a forged name only reaches that name's real servers,
+/// and only through interception.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuicSection {
@@ -29,12 +32,6 @@ pub struct QuicSection {
     pub listen: Listen,
     /// `block` (default) or `intercept`.
     pub action: QuicAction,
-    /// The listener receives UDP 443 diverted by TPROXY: its socket is
-    /// `IP_TRANSPARENT`, and intercepted requests go to each connection's
-    /// original destination address (never to where the SNI resolves).
-    /// Upstream sockets carry `transparent.upstream_mark`. Default false
-    /// (clients address the listener directly; the SNI is resolved).
-    pub transparent: bool,
     /// TCP port intercepted HTTP/3 requests are forwarded to (the origin's
     /// HTTPS port). Default 443.
     pub upstream_port: u16,
@@ -63,7 +60,6 @@ impl Default for QuicSection {
         Self {
             listen: Listen::Off,
             action: QuicAction::Block,
-            transparent: false,
             upstream_port: 443,
             upstream_h3: true,
             upstream_h3_timeout: Duration::from_secs(1),

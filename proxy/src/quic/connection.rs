@@ -10,7 +10,7 @@
 //! when it fails every request gets the proxy's 502 page naming the reason —
 //! zero bytes reach the origin.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,7 +26,6 @@ use crate::pipeline::{self, Tunnel, Upstream};
 use crate::records::{AccessRecord, Listener, Mode};
 use crate::state::ProxyState;
 use crate::upstream::connect::connect_addrs_marked;
-use crate::upstream::destination::restricted_reason;
 use crate::upstream::tls::handshake;
 use crate::upstream::UpstreamSession;
 
@@ -53,8 +52,6 @@ struct Refusal {
 /// Serves one QUIC connection until it ends.
 pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quinn::Incoming) {
     let client = incoming.remote_address();
-    // Under TPROXY the datagrams' destination is the origin's address.
-    let local_ip = incoming.local_ip();
     let connecting = match incoming.accept() {
         Ok(c) => c,
         Err(e) => return tracing::debug!(client = %client, error = %e, "QUIC accept failed"),
@@ -85,7 +82,7 @@ pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quin
     record.listener = Listener::Quic;
     let mut pending = PendingRecord::new(state.clone(), record);
 
-    let Some(peer) = admit(&state, client, local_ip, &conn, &mut pending).await else {
+    let Some(peer) = admit(&state, client, &conn, &mut pending).await else {
         return;
     };
     pending.record_mut().user = peer.identity.as_ref().map(|i| i.user.clone());
@@ -107,8 +104,6 @@ pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quin
 /// Who a QUIC client is and where its connection goes.
 struct Peer {
     client: SocketAddr,
-    /// The original destination address (transparent listener only).
-    original: Option<IpAddr>,
     identity: Option<Arc<Identity>>,
     device: policy::context::Device,
 }
@@ -120,7 +115,6 @@ struct Peer {
 async fn admit(
     state: &Arc<ProxyState>,
     client: SocketAddr,
-    local_ip: Option<IpAddr>,
     conn: &quinn::Connection,
     pending: &mut PendingRecord,
 ) -> Option<Peer> {
@@ -128,14 +122,6 @@ async fn admit(
         pending.set_status(status);
         pending.fail(format!("{why}: refused, the client falls back to TCP"));
         conn.close(quinn::VarInt::from_u32(0x0101), why.as_bytes());
-        None
-    };
-    let original = if state.config.quic.transparent {
-        match local_ip {
-            Some(ip) => Some(ip),
-            None => return refuse(502, "no original destination"),
-        }
-    } else {
         None
     };
     let (mapped, cert_device) = state.transparent_identity.lookup(client.ip());
@@ -151,11 +137,13 @@ async fn admit(
     {
         return refuse(511, "unidentified QUIC client");
     }
-    let device =
-        crate::device::device_facts(&state.posture, &state.config.devices, cert_device.as_deref());
+    let device = crate::device::device_facts(
+        &state.posture,
+        &state.config.devices,
+        cert_device.as_deref(),
+    );
     Some(Peer {
         client,
-        original,
         identity,
         device,
     })
@@ -194,20 +182,7 @@ async fn decide(
             decision,
         })))
     };
-    let resolved = match peer.original {
-        // A transparent connection goes to its original destination only,
-        // under the same destination rules as everything else.
-        Some(ip) => match restricted_reason(ip) {
-            Some(reason) if !state.config.upstream.allow_private => {
-                let detail =
-                    format!("{ip} is a {reason} address; set upstream.allow_private to permit it");
-                return refuse(403, "destination not allowed", detail, None);
-            }
-            _ => Ok(vec![ip]),
-        },
-        None => state.resolver.resolve(host).await,
-    };
-    let addrs = match resolved {
+    let addrs = match state.resolver.resolve(host).await {
         Ok(addrs) => addrs,
         Err(e) => {
             let status = crate::upstream::ConnectError::from(e).status();

@@ -35,9 +35,9 @@ pub enum QuicError {
     },
 }
 
-/// Binds the QUIC endpoint on `addr` (inside a tokio runtime); with
-/// `quic.transparent`, the socket accepts TPROXY-diverted datagrams and
-/// answers from their original destination.
+/// Binds the QUIC endpoint on `addr` (inside a tokio runtime). At a
+/// gateway, UDP 443 reaches it by NAT REDIRECT: connection tracking turns
+/// the replies' source back into the origin's address and port.
 pub fn endpoint(state: &ProxyState, addr: SocketAddr) -> Result<quinn::Endpoint, QuicError> {
     let config = server_config(state)?;
     let bind = |source| QuicError::Bind { addr, source };
@@ -49,10 +49,6 @@ pub fn endpoint(state: &ProxyState, addr: SocketAddr) -> Result<quinn::Endpoint,
     .map_err(bind)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true).map_err(bind)?;
-    }
-    if state.config.quic.transparent {
-        crate::listen::transparent::original_dst::set_transparent(&socket, addr.is_ipv6())
-            .map_err(bind)?;
     }
     socket.bind(&addr.into()).map_err(bind)?;
     let socket: std::net::UdpSocket = socket.into();
@@ -124,14 +120,11 @@ impl Origins {
     }
 }
 
-/// The `SO_MARK` of upstream sockets of a transparent QUIC listener (so the
-/// gateway's firewall does not divert the proxy's own traffic).
+/// The `SO_MARK` of the QUIC listener's upstream sockets: the gateway's
+/// `transparent.upstream_mark`, so its firewall never diverts the proxy's
+/// own traffic.
 pub(crate) fn upstream_mark(state: &ProxyState) -> Option<u32> {
-    if state.config.quic.transparent {
-        state.config.transparent.upstream_mark
-    } else {
-        None
-    }
+    state.config.transparent.upstream_mark
 }
 
 /// Accepts QUIC connections until shutdown: refused (block), or intercepted

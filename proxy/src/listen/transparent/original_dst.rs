@@ -69,7 +69,7 @@ pub fn listener(addr: SocketAddr, mode: RedirectMode) -> std::io::Result<std::ne
 }
 
 #[cfg(target_os = "linux")]
-pub(crate) fn set_transparent(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
+fn set_transparent(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
     if !ipv6 {
         return socket.set_ip_transparent(true);
     }
@@ -94,7 +94,7 @@ pub(crate) fn set_transparent(socket: &Socket, ipv6: bool) -> std::io::Result<()
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn set_transparent(_: &Socket, _: bool) -> std::io::Result<()> {
+fn set_transparent(_: &Socket, _: bool) -> std::io::Result<()> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
         "TPROXY needs Linux",
