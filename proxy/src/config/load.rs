@@ -196,6 +196,12 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "must be between 16384 and 16777215 (RFC 9113 §4.2)".into(),
         );
     }
+    if c.http2.keep_alive_timeout.is_zero() {
+        return fail(
+            &["http2", "keep_alive_timeout"],
+            "must be longer than 0s".into(),
+        );
+    }
     if c.http2.max_concurrent_streams == 0 {
         return fail(
             &["http2", "max_concurrent_streams"],
@@ -319,6 +325,11 @@ mod tests {
                 "limits.header_read_timeout",
             ),
             ("[http2]\nmax_frame_size = 10\n", 2, "http2.max_frame_size"),
+            (
+                "[http2]\nkeep_alive_timeout = \"0s\"\n",
+                2,
+                "http2.keep_alive_timeout",
+            ),
             ("[usage]\nmax_pending = 0\n", 2, "usage.max_pending"),
             (
                 "[usage]\nflush_interval = \"1ms\"\n",

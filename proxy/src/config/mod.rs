@@ -256,7 +256,9 @@ impl Default for LimitsSection {
     }
 }
 
-/// `[http2]`: limits of HTTP/2 connections served to clients.
+/// `[http2]`: limits of HTTP/2 connections served to clients: inside
+/// intercepted tunnels, and the HTTPS-proxy listener's own HTTP/2 (CONNECT
+/// streams).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http2Section {
@@ -271,6 +273,13 @@ pub struct Http2Section {
     pub max_local_error_reset_streams: usize,
     /// Largest frame payload accepted. Default 16 KiB (the protocol minimum).
     pub max_frame_size: u32,
+    /// How often an idle connection is probed with a PING; `0s` sends none.
+    /// Default 30 s.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_interval: Duration,
+    /// A connection whose PING is not answered this long is closed. Default 20 s.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
 }
 
 impl Default for Http2Section {
@@ -281,6 +290,8 @@ impl Default for Http2Section {
             max_pending_reset_streams: 20,
             max_local_error_reset_streams: 64,
             max_frame_size: 16 * 1024,
+            keep_alive_interval: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(20),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::auth::Identity;
 use crate::config::NonTls;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Mode, ProxyProtocol};
 use crate::relay::relay;
 use crate::state::ProxyState;
 use crate::upstream::tls::handshake;
@@ -36,6 +36,8 @@ const TLS_HANDSHAKE: u8 = 0x16;
 pub struct Connected {
     /// The client's address.
     pub client: SocketAddr,
+    /// What the client spoke to the proxy listener (recorded).
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// Who the client is, when known.
     pub identity: Option<Arc<Identity>>,
     /// The CONNECT host.
@@ -77,6 +79,7 @@ where
         Mode::Tunnel,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    record.proxy_protocol = tunnel.proxy_protocol;
     record.app = Some(tunnel.context.app.app_id.to_string());
     record.device = tunnel.context.device.id.clone();
     record.category = tunnel.context.app.category.map(|c| c.as_str().to_owned());
@@ -312,6 +315,7 @@ async fn intercept<IO>(
     pending.discard();
     let endpoint = serve::Endpoint {
         client: tunnel.client,
+        proxy_protocol: tunnel.proxy_protocol,
         identity: tunnel.identity,
         host: tunnel.host,
         port: tunnel.port,

@@ -53,6 +53,8 @@ pub async fn acceptor(state: &ProxyState) -> Result<TlsAcceptor, HttpsProxyError
         }
     };
     let mut config = builder.with_cert_resolver(Arc::new(certs::FixedLeaf(leaf)));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first: a client that speaks it multiplexes its CONNECT tunnels
+    // over this one connection (RFC 9113 §8.5).
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -32,6 +32,7 @@ pub async fn handle(
         Mode::Intercepted,
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
+    record.proxy_protocol = tunnel.proxy_protocol;
     let negotiated = tunnel.upstream.negotiated();
     record.tls_version = Some(negotiated.version);
     record.alpn = negotiated.alpn_text();

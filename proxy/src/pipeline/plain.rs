@@ -14,7 +14,7 @@ use super::record::PendingRecord;
 use super::{refuse, relay_response, status_reason};
 use crate::auth::Identity;
 use crate::error_page;
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Mode, ProxyProtocol};
 use crate::state::ProxyState;
 use crate::upstream::plain::connect_error;
 
@@ -22,6 +22,7 @@ use crate::upstream::plain::connect_error;
 pub async fn handle(
     state: Arc<ProxyState>,
     client: SocketAddr,
+    proxy_protocol: ProxyProtocol,
     identity: Option<Arc<Identity>>,
     device: policy::context::Device,
     mut req: Request<Incoming>,
@@ -42,6 +43,7 @@ pub async fn handle(
         Mode::Plain,
     );
     record.user = identity.as_ref().map(|i| i.user.clone());
+    record.proxy_protocol = Some(proxy_protocol);
     let mut pending = PendingRecord::new(state.clone(), record);
     if uri.scheme() != Some(&http::uri::Scheme::HTTP) || host.is_empty() {
         let detail = "only http:// URLs are forwarded in absolute form; use CONNECT for https";

@@ -7,7 +7,8 @@
 //! (request body or client→origin tunnel bytes), `bytes_out` (response body
 //! or origin→client bytes), `duration_us`, `mode` (`intercepted`, `tunnel`,
 //! `plain`), `tls_version` and `alpn` of the upstream connection (null for
-//! plain), `error` (null or why it failed), and the inspection outcome:
+//! plain), `proxy_protocol` (what the client spoke to the proxy listener:
+//! `http/1.1` or `h2`), `error` (null or why it failed), and the inspection outcome:
 //! `app`, `category`, `instance`, `activity`, `registrable_domain`, `rule`
 //! (policy rule id or `default`), `action`, `dlp` (DLP rule ids that
 //! fired), `unscanned` (forwarded over the hold limit without a full scan).
@@ -38,6 +39,18 @@ impl Mode {
             Mode::Plain => "plain",
         }
     }
+}
+
+/// The protocol a client spoke to the proxy listener itself (not inside
+/// its tunnel): HTTP/1.1, or HTTP/2 on the HTTPS-proxy listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProxyProtocol {
+    /// HTTP/1.1 (`http/1.1`).
+    #[serde(rename = "http/1.1")]
+    Http1,
+    /// HTTP/2 (`h2`): each `CONNECT` is one stream of a shared connection.
+    #[serde(rename = "h2")]
+    Http2,
 }
 
 /// One access-log line.
@@ -77,6 +90,8 @@ pub struct AccessRecord {
     pub tls_version: Option<&'static str>,
     /// Upstream ALPN (`h2`, `http/1.1`), when negotiated.
     pub alpn: Option<String>,
+    /// What the client spoke to the proxy listener, when it came through one.
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// Why the request failed, when it did.
     pub error: Option<String>,
     /// Catalogue app id (`unknown` for unknown hosts), when classified.
@@ -138,6 +153,7 @@ impl AccessRecord {
             mode,
             tls_version: None,
             alpn: None,
+            proxy_protocol: None,
             error: None,
             app: None,
             category: None,
