@@ -503,3 +503,136 @@ async fn http1_clients_of_the_https_proxy_listener_are_recorded_as_such() {
     assert_eq!(r["proxy_protocol"], "http/1.1", "{r}");
     assert_eq!(r["mode"], "intercepted", "{r}");
 }
+
+/// One HTTP/2 frame as read off the wire.
+struct RawFrame {
+    kind: u8,
+    flags: u8,
+    stream: u32,
+    payload: Vec<u8>,
+}
+
+async fn write_frame<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    kind: u8,
+    flags: u8,
+    stream: u32,
+    payload: &[u8],
+) {
+    use tokio::io::AsyncWriteExt;
+    let len = u32::try_from(payload.len())
+        .expect("small frame")
+        .to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    w.write_all(&frame).await.expect("write frame");
+}
+
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> RawFrame {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 9];
+    r.read_exact(&mut head).await.expect("frame header");
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).await.expect("frame payload");
+    RawFrame {
+        kind: head[3],
+        flags: head[4],
+        stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
+        payload,
+    }
+}
+
+/// An HPACK header block of literal fields without indexing or Huffman.
+fn hpack_literals(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        block.push(0x00);
+        block.push(u8::try_from(name.len()).expect("short name"));
+        block.extend_from_slice(name.as_bytes());
+        block.push(u8::try_from(value.len()).expect("short value"));
+        block.extend_from_slice(value.as_bytes());
+    }
+    block
+}
+
+/// Reads frames (acknowledging SETTINGS) until one on `stream` arrives.
+async fn next_frame_on<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    tls: &mut S,
+    stream: u32,
+    server_settings: &mut Vec<(u16, u32)>,
+) -> RawFrame {
+    loop {
+        let frame = read_frame(tls).await;
+        const SETTINGS: u8 = 4;
+        const GOAWAY: u8 = 7;
+        assert_ne!(frame.kind, GOAWAY, "the proxy closed the whole connection");
+        if frame.kind == SETTINGS && frame.flags & 1 == 0 {
+            for entry in frame.payload.chunks_exact(6) {
+                server_settings.push((
+                    u16::from_be_bytes([entry[0], entry[1]]),
+                    u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]),
+                ));
+            }
+            write_frame(tls, SETTINGS, 1, 0, &[]).await;
+            continue;
+        }
+        if frame.stream == stream {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_connect_is_not_offered_and_a_protocol_stream_is_reset_alone() {
+    use tokio::io::AsyncWriteExt;
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, OriginOptions::new("crm.test")).await;
+    let proxy = https_proxy(&pki, &[&origin], |_| {}).await;
+    let (mut tls, selected) = tls_to_proxy(&proxy, &[b"h2"]).await;
+    assert_eq!(selected.as_deref(), Some(b"h2".as_slice()));
+    let authority = format!("crm.test:{}", origin.port());
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .expect("preface");
+    const HEADERS: u8 = 1;
+    const RST_STREAM: u8 = 3;
+    const END_HEADERS: u8 = 4;
+    write_frame(&mut tls, 4, 0, 0, &[]).await;
+    // RFC 8441 extended CONNECT, which the proxy never enabled.
+    let block = hpack_literals(&[
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/chat"),
+        (":authority", &authority),
+    ]);
+    write_frame(&mut tls, HEADERS, END_HEADERS, 1, &block).await;
+    let mut settings = Vec::new();
+    let deadline = std::time::Duration::from_secs(10);
+    let frame = tokio::time::timeout(deadline, next_frame_on(&mut tls, 1, &mut settings))
+        .await
+        .expect("an answer on stream 1");
+    assert_eq!(frame.kind, RST_STREAM, "the :protocol stream is reset");
+    assert_eq!(frame.payload, 1u32.to_be_bytes(), "with PROTOCOL_ERROR");
+    const ENABLE_CONNECT_PROTOCOL: u16 = 8;
+    assert!(
+        !settings
+            .iter()
+            .any(|&(id, value)| id == ENABLE_CONNECT_PROTOCOL && value != 0),
+        "extended CONNECT is not advertised: {settings:?}"
+    );
+    // The connection survives: a plain CONNECT on the next stream is answered.
+    let block = hpack_literals(&[(":method", "CONNECT"), (":authority", &authority)]);
+    write_frame(&mut tls, HEADERS, END_HEADERS, 3, &block).await;
+    let frame = tokio::time::timeout(deadline, next_frame_on(&mut tls, 3, &mut settings))
+        .await
+        .expect("an answer on stream 3");
+    assert_eq!(frame.kind, HEADERS);
+    assert_eq!(
+        frame.payload.first(),
+        Some(&0x88),
+        ":status 200 (HPACK static index 8)"
+    );
+}
