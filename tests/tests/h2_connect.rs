@@ -4,181 +4,22 @@
 //! each goes through the same admission, CONNECT checks, connect-time policy
 //! and interception as an HTTP/1.1 CONNECT.
 
-use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use http::{HeaderMap, Request, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::{http1, http2};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use portcullis::config::Listen;
-use portcullis_tests::client::{tls_config, ClientBody};
-use portcullis_tests::{pattern, Origin, OriginOptions, TestPki, TestProxy};
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use x509_parser::prelude::*;
-
-/// A refused CONNECT: status, headers and body of the stream's response.
-type Refusal = (StatusCode, HeaderMap, Bytes);
-
-/// A proxy with the HTTPS-proxy listener on, changed by `adjust`.
-async fn https_proxy(
-    pki: &TestPki,
-    origins: &[&Origin],
-    adjust: impl FnOnce(&mut portcullis::config::Config),
-) -> TestProxy {
-    let mut config = TestProxy::config(pki, origins);
-    config.https_proxy.listen = Listen::On("127.0.0.1:0".parse().expect("addr"));
-    adjust(&mut config);
-    TestProxy::start(config).await
-}
-
-/// TLS to the HTTPS-proxy listener offering `alpn`; returns the stream and
-/// the protocol the proxy selected.
-async fn tls_to_proxy(
-    proxy: &TestProxy,
-    alpn: &[&[u8]],
-) -> (tokio_rustls::client::TlsStream<TcpStream>, Option<Vec<u8>>) {
-    let tcp = TcpStream::connect(proxy.server.https_addr.expect("https listener"))
-        .await
-        .expect("tcp");
-    let tls = TlsConnector::from(tls_config(proxy.ca_der(), alpn))
-        .connect(ServerName::try_from("portcullis.local").expect("name"), tcp)
-        .await
-        .expect("TLS to the proxy");
-    let selected = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-    (tls, selected)
-}
-
-/// What the proxy's SETTINGS told the client: the concurrent streams it
-/// may open, and whether extended CONNECT (RFC 8441) is enabled.
-type PeerSettings = tokio::sync::watch::Receiver<(usize, bool)>;
-
-/// One HTTP/2 connection to the HTTPS-proxy listener (ALPN must select h2).
-async fn h2_to_proxy(proxy: &TestProxy) -> http2::SendRequest<ClientBody> {
-    h2_to_proxy_with_settings(proxy).await.0
-}
-
-/// Like [`h2_to_proxy`], also watching the proxy's SETTINGS.
-async fn h2_to_proxy_with_settings(
-    proxy: &TestProxy,
-) -> (http2::SendRequest<ClientBody>, PeerSettings) {
-    let (tls, selected) = tls_to_proxy(proxy, &[b"h2", b"http/1.1"]).await;
-    assert_eq!(selected.as_deref(), Some(b"h2".as_slice()), "ALPN h2");
-    let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-        .await
-        .expect("h2 handshake with the proxy");
-    let (settings_tx, settings) = tokio::sync::watch::channel((0, false));
-    let mut conn = Box::pin(conn);
-    tokio::spawn(std::future::poll_fn(move |cx| {
-        let polled = conn.as_mut().poll(cx);
-        settings_tx.send_replace((
-            conn.current_max_send_streams(),
-            conn.is_extended_connect_protocol_enabled(),
-        ));
-        polled
-    }));
-    (sender, settings)
-}
-
-/// Sends `CONNECT authority` as a stream; the tunnel on 200, else the refusal.
-async fn connect_stream(
-    sender: &mut http2::SendRequest<ClientBody>,
-    authority: &str,
-    proxy_authorization: Option<&str>,
-) -> Result<TokioIo<Upgraded>, Refusal> {
-    let mut req = Request::connect(authority);
-    if let Some(value) = proxy_authorization {
-        req = req.header(http::header::PROXY_AUTHORIZATION, value);
-    }
-    let req = req.body(Empty::<Bytes>::new().boxed()).expect("request");
-    sender.ready().await.expect("connection usable");
-    let resp = sender.send_request(req).await.expect("CONNECT answered");
-    if resp.status() != StatusCode::OK {
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.expect("refusal body").to_bytes();
-        return Err((parts.status, parts.headers, body));
-    }
-    let upgraded = hyper::upgrade::on(resp).await.expect("tunnel stream");
-    Ok(TokioIo::new(upgraded))
-}
-
-/// The refusal of a CONNECT that was expected to be refused.
-fn refused(result: Result<TokioIo<Upgraded>, Refusal>) -> Refusal {
-    match result {
-        Ok(_) => panic!("the CONNECT was expected to be refused"),
-        Err(refusal) => refusal,
-    }
-}
-
-/// What came back from a request inside a tunnel.
-struct Fetched {
-    status: StatusCode,
-    body: Bytes,
-    leaf: CertificateDer<'static>,
-    alpn: Option<Vec<u8>>,
-}
-
-/// TLS inside `tunnel` (trusting only `root`, offering `alpn`), then `GET path`.
-async fn fetch_in_tunnel(
-    tunnel: TokioIo<Upgraded>,
-    host: &str,
-    port: u16,
-    root: CertificateDer<'static>,
-    alpn: &[u8],
-    path: &str,
-) -> Fetched {
-    let tls = TlsConnector::from(tls_config(root, &[alpn]))
-        .connect(ServerName::try_from(host.to_owned()).expect("name"), tunnel)
-        .await
-        .expect("TLS inside the tunnel");
-    let leaf = tls.get_ref().1.peer_certificates().expect("certs")[0].clone();
-    let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-    let req = Request::get(path)
-        .header("host", format!("{host}:{port}"))
-        .body(Empty::<Bytes>::new().boxed())
-        .expect("request");
-    let resp = if negotiated.as_deref() == Some(b"h2".as_slice()) {
-        let req = Request::get(format!("https://{host}:{port}{path}"))
-            .body(Empty::<Bytes>::new().boxed())
-            .expect("request");
-        let (mut sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-            .await
-            .expect("inner h2");
-        tokio::spawn(conn);
-        sender.send_request(req).await.expect("inner response")
-    } else {
-        let (mut sender, conn) = http1::handshake(TokioIo::new(tls)).await.expect("inner h1");
-        tokio::spawn(conn);
-        sender.send_request(req).await.expect("inner response")
-    };
-    let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("inner body")
-        .to_bytes();
-    Fetched {
-        status,
-        body,
-        leaf,
-        alpn: negotiated,
-    }
-}
-
-fn issuer(der: &CertificateDer<'_>) -> String {
-    let (_, cert) = X509Certificate::from_der(der).expect("leaf");
-    cert.issuer().to_string()
-}
-
-fn refusal_error(body: &Bytes) -> String {
-    let json: serde_json::Value = serde_json::from_slice(body).expect("JSON error body");
-    json["error"].as_str().unwrap_or_default().to_owned()
-}
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use portcullis_tests::h2frames::{self, next_frame_on, write_frame};
+use portcullis_tests::h2proxy::{
+    connect_stream, fetch_in_tunnel, h2_to_proxy, h2_to_proxy_with_settings, https_proxy, issuer,
+    refusal_error, refused, tls_to_proxy,
+};
+use portcullis_tests::{pattern, Origin, OriginOptions, TestPki};
+use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn several_tunnels_share_one_h2_connection_and_are_intercepted() {
@@ -243,10 +84,7 @@ async fn several_tunnels_share_one_h2_connection_and_are_intercepted() {
         "{metrics}"
     );
     assert_eq!(
-        origin
-            .stats
-            .handshakes
-            .load(std::sync::atomic::Ordering::SeqCst),
+        origin.stats.handshakes.load(Ordering::SeqCst),
         3,
         "one verified upstream session per tunnel"
     );
@@ -304,13 +142,7 @@ async fn refusals_answer_their_own_stream_and_the_connection_keeps_serving() {
     .await;
     assert_eq!(blocked.status, StatusCode::FORBIDDEN);
     assert!(String::from_utf8_lossy(&blocked.body).contains("Gambling sites"));
-    assert_eq!(
-        casino
-            .stats
-            .connections
-            .load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(casino.stats.connections.load(Ordering::SeqCst), 0);
     let r = proxy
         .wait_record(|r| r["host"] == "casino.test" && r["status"] == 403)
         .await;
@@ -353,13 +185,7 @@ async fn private_destinations_are_refused_on_h2_as_on_http1() {
             "{authority}"
         );
     }
-    assert_eq!(
-        origin
-            .stats
-            .connections
-            .load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(origin.stats.connections.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -504,104 +330,19 @@ async fn http1_clients_of_the_https_proxy_listener_are_recorded_as_such() {
     assert_eq!(r["mode"], "intercepted", "{r}");
 }
 
-/// One HTTP/2 frame as read off the wire.
-struct RawFrame {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
-}
-
-async fn write_frame<W: tokio::io::AsyncWrite + Unpin>(
-    w: &mut W,
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: &[u8],
-) {
-    use tokio::io::AsyncWriteExt;
-    let len = u32::try_from(payload.len())
-        .expect("small frame")
-        .to_be_bytes();
-    let mut frame = vec![len[1], len[2], len[3], kind, flags];
-    frame.extend_from_slice(&stream.to_be_bytes());
-    frame.extend_from_slice(payload);
-    w.write_all(&frame).await.expect("write frame");
-}
-
-async fn read_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> RawFrame {
-    use tokio::io::AsyncReadExt;
-    let mut head = [0u8; 9];
-    r.read_exact(&mut head).await.expect("frame header");
-    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload).await.expect("frame payload");
-    RawFrame {
-        kind: head[3],
-        flags: head[4],
-        stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
-        payload,
-    }
-}
-
-/// An HPACK header block of literal fields without indexing or Huffman.
-fn hpack_literals(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut block = Vec::new();
-    for (name, value) in fields {
-        block.push(0x00);
-        block.push(u8::try_from(name.len()).expect("short name"));
-        block.extend_from_slice(name.as_bytes());
-        block.push(u8::try_from(value.len()).expect("short value"));
-        block.extend_from_slice(value.as_bytes());
-    }
-    block
-}
-
-/// Reads frames (acknowledging SETTINGS) until one on `stream` arrives.
-async fn next_frame_on<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
-    tls: &mut S,
-    stream: u32,
-    server_settings: &mut Vec<(u16, u32)>,
-) -> RawFrame {
-    loop {
-        let frame = read_frame(tls).await;
-        const SETTINGS: u8 = 4;
-        const GOAWAY: u8 = 7;
-        assert_ne!(frame.kind, GOAWAY, "the proxy closed the whole connection");
-        if frame.kind == SETTINGS && frame.flags & 1 == 0 {
-            for entry in frame.payload.chunks_exact(6) {
-                server_settings.push((
-                    u16::from_be_bytes([entry[0], entry[1]]),
-                    u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]),
-                ));
-            }
-            write_frame(tls, SETTINGS, 1, 0, &[]).await;
-            continue;
-        }
-        if frame.stream == stream {
-            return frame;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn extended_connect_is_not_offered_and_a_protocol_stream_is_reset_alone() {
-    use tokio::io::AsyncWriteExt;
+    use h2frames::{END_HEADERS, HEADERS};
     let pki = TestPki::new();
     let origin = Origin::start(&pki, OriginOptions::new("crm.test")).await;
     let proxy = https_proxy(&pki, &[&origin], |_| {}).await;
     let (mut tls, selected) = tls_to_proxy(&proxy, &[b"h2"]).await;
     assert_eq!(selected.as_deref(), Some(b"h2".as_slice()));
     let authority = format!("crm.test:{}", origin.port());
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        .await
-        .expect("preface");
-    const HEADERS: u8 = 1;
-    const RST_STREAM: u8 = 3;
-    const END_HEADERS: u8 = 4;
-    write_frame(&mut tls, 4, 0, 0, &[]).await;
+    tls.write_all(h2frames::PREFACE).await.expect("preface");
+    write_frame(&mut tls, h2frames::SETTINGS, 0, 0, &[]).await;
     // RFC 8441 extended CONNECT, which the proxy never enabled.
-    let block = hpack_literals(&[
+    let block = h2frames::hpack_literals(&[
         (":method", "CONNECT"),
         (":protocol", "websocket"),
         (":scheme", "https"),
@@ -610,21 +351,28 @@ async fn extended_connect_is_not_offered_and_a_protocol_stream_is_reset_alone() 
     ]);
     write_frame(&mut tls, HEADERS, END_HEADERS, 1, &block).await;
     let mut settings = Vec::new();
-    let deadline = std::time::Duration::from_secs(10);
+    let deadline = Duration::from_secs(10);
     let frame = tokio::time::timeout(deadline, next_frame_on(&mut tls, 1, &mut settings))
         .await
         .expect("an answer on stream 1");
-    assert_eq!(frame.kind, RST_STREAM, "the :protocol stream is reset");
-    assert_eq!(frame.payload, 1u32.to_be_bytes(), "with PROTOCOL_ERROR");
-    const ENABLE_CONNECT_PROTOCOL: u16 = 8;
+    assert_eq!(
+        frame.kind,
+        h2frames::RST_STREAM,
+        "the :protocol stream is reset"
+    );
+    assert_eq!(
+        frame.payload,
+        h2frames::PROTOCOL_ERROR.to_be_bytes(),
+        "with PROTOCOL_ERROR"
+    );
     assert!(
         !settings
             .iter()
-            .any(|&(id, value)| id == ENABLE_CONNECT_PROTOCOL && value != 0),
+            .any(|&(id, value)| id == h2frames::ENABLE_CONNECT_PROTOCOL && value != 0),
         "extended CONNECT is not advertised: {settings:?}"
     );
     // The connection survives: a plain CONNECT on the next stream is answered.
-    let block = hpack_literals(&[(":method", "CONNECT"), (":authority", &authority)]);
+    let block = h2frames::hpack_literals(&[(":method", "CONNECT"), (":authority", &authority)]);
     write_frame(&mut tls, HEADERS, END_HEADERS, 3, &block).await;
     let frame = tokio::time::timeout(deadline, next_frame_on(&mut tls, 3, &mut settings))
         .await
@@ -635,4 +383,35 @@ async fn extended_connect_is_not_offered_and_a_protocol_stream_is_reset_alone() 
         Some(&0x88),
         ":status 200 (HPACK static index 8)"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_answering_pings_is_disconnected() {
+    let pki = TestPki::new();
+    let proxy = https_proxy(&pki, &[], |c| {
+        c.http2.keep_alive_interval = Duration::from_millis(200);
+        c.http2.keep_alive_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (mut tls, _) = tls_to_proxy(&proxy, &[b"h2"]).await;
+    tls.write_all(h2frames::PREFACE).await.expect("preface");
+    write_frame(&mut tls, h2frames::SETTINGS, 0, 0, &[]).await;
+    // Acknowledge SETTINGS but never a PING: the proxy must probe, then close.
+    let pinged = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut pinged = false;
+        while let Some(frame) = h2frames::read_frame(&mut tls).await {
+            match frame.kind {
+                h2frames::SETTINGS if frame.flags & h2frames::ACK == 0 => {
+                    write_frame(&mut tls, h2frames::SETTINGS, h2frames::ACK, 0, &[]).await;
+                }
+                h2frames::PING if frame.flags & h2frames::ACK == 0 => pinged = true,
+                h2frames::GOAWAY => break,
+                _ => {}
+            }
+        }
+        pinged
+    })
+    .await
+    .expect("the proxy closes a connection whose PING went unanswered");
+    assert!(pinged, "the proxy sent a PING before closing");
 }
