@@ -498,8 +498,10 @@ impl Default for DlpSection {
     }
 }
 
-/// `[https_proxy]`: an explicit proxy spoken over TLS, which asks clients for
-/// a certificate from the device CA to identify the device.
+/// `[https_proxy]`: an explicit proxy spoken over TLS — HTTP/1.1, or HTTP/2
+/// when the client negotiates `h2` (each `CONNECT` a stream, limits from
+/// `[http2]`) — which asks clients for a certificate from the device CA to
+/// identify the device.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpsProxySection {

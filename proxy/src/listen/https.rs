@@ -1,6 +1,7 @@
 //! The HTTPS-proxy listener's TLS configuration: a certificate for the
 //! proxy's own name minted by the interception CA, and — when a device CA is
 //! configured — client certificates requested (or required) and verified.
+//! ALPN offers `h2` then `http/1.1`; a client that offers no ALPN speaks HTTP/1.1.
 
 use std::sync::Arc;
 
