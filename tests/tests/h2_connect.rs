@@ -415,3 +415,60 @@ async fn a_client_that_stops_answering_pings_is_disconnected() {
     .expect("the proxy closes a connection whose PING went unanswered");
     assert!(pinged, "the proxy sent a PING before closing");
 }
+
+/// Reads frames until GOAWAY or the end of the connection; true on GOAWAY.
+async fn until_goaway<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: &mut S) -> bool {
+    while let Some(frame) = h2frames::read_frame(io).await {
+        if frame.kind == h2frames::GOAWAY {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h2_connection_is_closed_once_nothing_is_open_on_it() {
+    use h2frames::{END_HEADERS, HEADERS};
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, OriginOptions::new("crm.test")).await;
+    let idle = Duration::from_millis(300);
+    let proxy = https_proxy(&pki, &[&origin], |c| c.http2.connection_idle_timeout = idle).await;
+    let deadline = Duration::from_secs(10);
+
+    // Nothing ever opened: closed after the idle limit.
+    let (mut tls, _) = tls_to_proxy(&proxy, &[b"h2"]).await;
+    tls.write_all(h2frames::PREFACE).await.expect("preface");
+    write_frame(&mut tls, h2frames::SETTINGS, 0, 0, &[]).await;
+    let opened = tokio::time::Instant::now();
+    let goaway = tokio::time::timeout(deadline, until_goaway(&mut tls))
+        .await
+        .expect("an idle connection is closed");
+    assert!(goaway, "closed with GOAWAY");
+    assert!(opened.elapsed() >= idle);
+
+    // An open tunnel keeps the connection, however quiet it is; once the
+    // client cancels it, the connection is idle and closed.
+    let (mut tls, _) = tls_to_proxy(&proxy, &[b"h2"]).await;
+    tls.write_all(h2frames::PREFACE).await.expect("preface");
+    write_frame(&mut tls, h2frames::SETTINGS, 0, 0, &[]).await;
+    let authority = format!("crm.test:{}", origin.port());
+    let block = h2frames::hpack_literals(&[(":method", "CONNECT"), (":authority", &authority)]);
+    write_frame(&mut tls, HEADERS, END_HEADERS, 1, &block).await;
+    let mut settings = Vec::new();
+    let frame = tokio::time::timeout(deadline, next_frame_on(&mut tls, 1, &mut settings))
+        .await
+        .expect("CONNECT answered");
+    assert_eq!(frame.payload.first(), Some(&0x88), ":status 200");
+    assert!(
+        tokio::time::timeout(idle * 4, until_goaway(&mut tls))
+            .await
+            .is_err(),
+        "a connection with an open tunnel is not idle"
+    );
+    const CANCEL: u32 = 8;
+    write_frame(&mut tls, h2frames::RST_STREAM, 0, 1, &CANCEL.to_be_bytes()).await;
+    let goaway = tokio::time::timeout(deadline, until_goaway(&mut tls))
+        .await
+        .expect("closed once the tunnel is gone");
+    assert!(goaway, "closed with GOAWAY");
+}

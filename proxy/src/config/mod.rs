@@ -280,6 +280,11 @@ pub struct Http2Section {
     /// A connection whose PING is not answered this long is closed. Default 20 s.
     #[serde(with = "humantime_serde")]
     pub keep_alive_timeout: Duration,
+    /// An HTTP/2 connection to the HTTPS-proxy listener with no request
+    /// being answered and no tunnel open this long is closed (GOAWAY).
+    /// Default 3 min.
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
 }
 
 impl Default for Http2Section {
@@ -292,6 +297,7 @@ impl Default for Http2Section {
             max_frame_size: 16 * 1024,
             keep_alive_interval: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(20),
+            connection_idle_timeout: Duration::from_secs(180),
         }
     }
 }

@@ -127,6 +127,7 @@ pub async fn connect(
     pending.set_status(200);
     pending.discard();
     let tunnel_state = state.clone();
+    let open = conn.stream_guard();
     let proxy_protocol = Some(conn.protocol);
     state.tasks.spawn(async move {
         match hyper::upgrade::on(req).await {
@@ -145,6 +146,8 @@ pub async fn connect(
             }
             Err(e) => tracing::debug!(client = %client, error = %e, "CONNECT upgrade failed"),
         }
+        // The tunnel counts as open on its connection until here.
+        drop(open);
     });
     Response::new(empty())
 }

@@ -27,6 +27,8 @@ use crate::pipeline::{self, refuse};
 use crate::records::{AccessRecord, Mode, ProxyProtocol};
 use crate::state::ProxyState;
 
+use super::idle::{OpenStreams, StreamGuard};
+
 /// One client connection as each request on it sees it.
 #[derive(Debug, Clone)]
 pub struct ClientConn {
@@ -36,6 +38,17 @@ pub struct ClientConn {
     pub device: Option<Arc<CertDevice>>,
     /// The protocol it speaks to the proxy.
     pub protocol: ProxyProtocol,
+    /// Requests and tunnels open on a multiplexed (HTTP/2) connection,
+    /// counted so an idle one can be closed.
+    pub open_streams: Option<OpenStreams>,
+}
+
+impl ClientConn {
+    /// Counts a request or tunnel as open on a multiplexed connection
+    /// until the guard is dropped.
+    pub fn stream_guard(&self) -> Option<StreamGuard> {
+        self.open_streams.as_ref().map(OpenStreams::enter)
+    }
 }
 
 /// Accepts clients on `listener` until shutdown, at most
@@ -88,6 +101,7 @@ pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Opti
                         peer,
                         device: None,
                         protocol: ProxyProtocol::Http1,
+                        open_streams: None,
                     };
                     serve_client(state.clone(), stream, conn).await
                 }
@@ -111,6 +125,7 @@ pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Opti
                                 peer,
                                 device,
                                 protocol,
+                                open_streams: h2.then(OpenStreams::default),
                             };
                             if h2 {
                                 super::h2::serve_client(state.clone(), tls, conn).await;
@@ -168,6 +183,7 @@ pub async fn proxy_request(
     conn: Arc<ClientConn>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let _in_flight = conn.stream_guard();
     let client = conn.peer;
     let identity = match state.auth.admit(client.ip(), req.headers()).await {
         Admission::Admit(identity) => {

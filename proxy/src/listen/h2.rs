@@ -3,7 +3,9 @@
 //! `:method CONNECT`, `:authority`, no `:scheme` or `:path`), so many
 //! tunnels share one TLS connection to the proxy. Every stream goes through
 //! [`proxy_request`], exactly as an HTTP/1.1 request does; only the framing
-//! and the limits (`[http2]`) differ.
+//! and the limits (`[http2]`) differ. A connection with nothing open for
+//! `http2.connection_idle_timeout` is closed, as HTTP/1.1 keep-alive
+//! connections are after `limits.header_read_timeout`.
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
+    let open_streams = conn.open_streams.clone().unwrap_or_default();
     let conn = Arc::new(conn);
     let svc_state = state.clone();
     let service = service_fn(move |req| proxy_request(svc_state.clone(), conn.clone(), req));
@@ -31,6 +34,11 @@ where
     let result = tokio::select! {
         result = connection.as_mut() => result,
         _ = state.shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+        _ = open_streams.idle_for(state.config.http2.connection_idle_timeout) => {
+            tracing::debug!(client = %peer, "idle HTTP/2 client connection closed");
             connection.as_mut().graceful_shutdown();
             connection.await
         }

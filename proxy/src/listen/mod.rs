@@ -4,3 +4,4 @@ pub mod connect;
 pub mod explicit;
 pub mod h2;
 pub mod https;
+pub mod idle;
