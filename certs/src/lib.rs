@@ -28,4 +28,4 @@ pub use provider::{install_process_provider, provider};
 pub use upstream::{UpstreamAlpn, UpstreamTls, UpstreamTlsOptions};
 
 mod resolver;
-pub use resolver::FixedLeaf;
+pub use resolver::{FixedLeaf, MintingResolver};

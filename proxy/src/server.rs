@@ -30,6 +30,10 @@ pub struct Server {
     pub admin_addr: Option<SocketAddr>,
     /// Where the HTTPS-proxy listener listens, unless it is off.
     pub https_addr: Option<SocketAddr>,
+    /// Where the QUIC listener listens (UDP), unless it is off.
+    pub quic_addr: Option<SocketAddr>,
+    /// Where the PAC listener (`/proxy.pac`, `/wpad.dat`) listens, unless it is off.
+    pub pac_addr: Option<SocketAddr>,
     workers: tokio::sync::Mutex<Vec<oneshot::Receiver<()>>>,
 }
 
@@ -52,6 +56,12 @@ pub enum ServeError {
     /// The HTTPS-proxy listener could not be configured.
     #[error(transparent)]
     HttpsProxy(#[from] crate::listen::https::HttpsProxyError),
+    /// The QUIC listener could not be started.
+    #[error(transparent)]
+    Quic(#[from] crate::quic::QuicError),
+    /// The PAC file could not be generated from `[pac]`.
+    #[error(transparent)]
+    Pac(#[from] crate::pac::PacError),
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Worker(std::io::Error),
@@ -125,12 +135,26 @@ impl Server {
                 Some(local)
             }
         };
+        let quic_addr = match state.config.quic.listen {
+            Listen::Off => None,
+            Listen::On(addr) => {
+                let endpoint = crate::quic::endpoint(&state, addr)?;
+                let local = endpoint
+                    .local_addr()
+                    .map_err(|source| crate::quic::QuicError::Bind { addr, source })?;
+                tokio::spawn(crate::quic::serve(state.clone(), endpoint));
+                Some(local)
+            }
+        };
+        let pac_addr = start_pac(&state).await?;
         state.ready.store(true, Ordering::Relaxed);
         Ok(Self {
             state,
             proxy_addr,
             admin_addr,
             https_addr,
+            quic_addr,
+            pac_addr,
             workers: tokio::sync::Mutex::new(workers),
         })
     }
@@ -148,6 +172,29 @@ impl Server {
         self.state.incidents.finish();
         self.state.usage.finish();
     }
+}
+
+/// Generates the PAC file once and serves it, when `pac.listen` is on.
+async fn start_pac(state: &Arc<ProxyState>) -> Result<Option<SocketAddr>, ServeError> {
+    let pac = &state.config.pac;
+    let Listen::On(addr) = pac.listen else {
+        return Ok(None);
+    };
+    let script = crate::pac::Script::generate(pac)?;
+    let file = Arc::new(crate::listen::pac::PacFile::new(script, pac.cache_max_age));
+    let bind = |source| ServeError::Bind {
+        what: "pac",
+        addr,
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
+    tokio::spawn(crate::listen::pac::serve(
+        file,
+        listener,
+        state.shutdown.clone(),
+    ));
+    Ok(Some(local))
 }
 
 /// A non-blocking listener on `addr` that other sockets may share with

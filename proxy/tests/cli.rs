@@ -384,3 +384,65 @@ fn run_serves_and_shuts_down_gracefully_on_sigterm() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
     assert!(child.wait().unwrap().success(), "exit 0 after SIGTERM");
 }
+
+#[test]
+fn config_check_validates_pac() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // (file text, expected line, expected field, message fragment)
+        (
+            "[proxy]\nlisten = \"0.0.0.0:3128\"\n\n[pac]\nlisten = \"0.0.0.0:8080\"\n",
+            4,
+            "pac.proxies",
+            "no proxies are listed",
+        ),
+        (
+            "[pac]\nlisten = \"0.0.0.0:8080\"\nproxies = [\"p.example:3128\"]\ndirect = [\"ok.example\", \"x\\\"); return(\\\"DIRECT\"]\n",
+            4,
+            "pac.direct",
+            "not allowed in a host name",
+        ),
+        (
+            "[pac]\nproxies = [\"p.example:3128; DIRECT\"]\n",
+            2,
+            "pac.proxies",
+            "is not `host:port`",
+        ),
+    ];
+    for (i, (text, line, field, fragment)) in cases.into_iter().enumerate() {
+        let file = dir.path().join(format!("pac-{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = portcullis()
+            .args(["config", "check"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:{line}:", file.display())),
+            "{text}: {err}"
+        );
+        assert!(
+            err.contains(field) && err.contains(fragment),
+            "{text}: {err}"
+        );
+    }
+    let good = dir.path().join("pac-good.toml");
+    std::fs::write(
+        &good,
+        "[pac]\nlisten = \"0.0.0.0:8080\"\nproxies = [\"p.example:3128\"]\n\
+         direct = [\".corp.example\", \"10.0.0.0/8\"]\nmicrosoft365_optimize = true\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["config", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

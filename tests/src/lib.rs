@@ -8,6 +8,7 @@
 pub mod client;
 pub mod h2frames;
 pub mod h2proxy;
+pub mod h3client;
 pub mod origin;
 pub mod pki;
 pub mod proxy;

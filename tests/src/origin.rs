@@ -5,7 +5,8 @@
 //! Routes: `GET /bytes/N` (N deterministic bytes), `POST /echo` (streams the
 //! body back, chunked), `POST /reply` (reads the whole body, then sends it back
 //! with a `Content-Length`, as most API servers answer), `POST /sha256` (JSON with length, hash and request trailers),
-//! `GET /trailers` (a body followed by trailers), `GET /ws` (WebSocket echo),
+//! `GET /trailers` (a body followed by trailers), `GET /alt-svc` (advertises
+//! HTTP/3 and HTTP/2 alternatives), `GET /ws` (WebSocket echo),
 //! anything else: a short text naming the origin.
 
 use std::convert::Infallible;
@@ -319,6 +320,17 @@ async fn route(
             // HTTP/1.1 sends only the trailer fields the head declares.
             r.headers_mut()
                 .insert("trailer", "x-checksum".parse().expect("value"));
+            Ok(r)
+        }
+        "/alt-svc" => {
+            // Advertises HTTP/3 (twice, in two fields) beside an HTTP/2 alternative.
+            let mut r = text(StatusCode::OK, "alternatives advertised".into());
+            r.headers_mut().append(
+                "alt-svc",
+                r#"h3=":443"; ma=86400, h2=":443"; ma=60"#.parse().expect("value"),
+            );
+            r.headers_mut()
+                .append("alt-svc", r#"h3-29=":443""#.parse().expect("value"));
             Ok(r)
         }
         "/ws" => Ok(websocket(&mut req, stats.clone())),

@@ -29,6 +29,13 @@ async fn plain_http_absolute_form_is_forwarded() {
         sha256_hex(&resp.bytes().await.expect("b")),
         sha256_hex(&pattern(65536))
     );
+    let resp = client
+        .get(format!("http://plain.test:{}/alt-svc", origin.port()))
+        .send()
+        .await
+        .expect("GET alt-svc");
+    let alt: Vec<_> = resp.headers().get_all("alt-svc").iter().collect();
+    assert_eq!(alt, [r#"h2=":443"; ma=60"#], "QUIC alternatives stripped");
     let up = pattern(300_000);
     let resp = client
         .post(format!("http://plain.test:{}/echo", origin.port()))

@@ -24,6 +24,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use portcullis_tests::client::{connect, tls_config};
+use portcullis_tests::h3client::H3Client;
 use portcullis_tests::{Origin, OriginOptions, TestPki};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
@@ -55,11 +56,17 @@ struct Args {
     /// Only the keep-alive phases.
     #[arg(long)]
     keepalive_only: bool,
+    /// Also measure HTTP/3 interception (QUIC listener in `intercept` mode,
+    /// reached directly), beside TCP interception by the same process.
+    #[arg(long)]
+    h3: bool,
 }
 
 #[derive(Clone)]
 struct Target {
     via_proxy: Option<SocketAddr>,
+    /// Speak HTTP/3 to this QUIC listener instead of TCP.
+    h3: Option<SocketAddr>,
     origin: SocketAddr,
     root: CertificateDer<'static>,
     body: Bytes,
@@ -157,7 +164,20 @@ async fn main() -> Result<()> {
         Some(p) => std::fs::read_to_string(p).with_context(|| p.display().to_string())?,
         None => String::new(),
     };
-    let plain = ProxyProcess::start(&args.proxy_bin, &pki, &origin, &extra).await?;
+    let quic_addr = if args.h3 {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        Some(socket.local_addr()?)
+    } else {
+        None
+    };
+    let plain_extra = match quic_addr {
+        Some(addr) => format!(
+            "{extra}\n[quic]\nlisten = \"{addr}\"\naction = \"intercept\"\nupstream_port = {}\n",
+            origin.port()
+        ),
+        None => extra.clone(),
+    };
+    let plain = ProxyProcess::start(&args.proxy_bin, &pki, &origin, &plain_extra).await?;
     let policy_dir = tempfile::tempdir()?;
     let inspected = if args.inspect {
         let policy = policy_dir.path().join("policy.yaml");
@@ -173,6 +193,7 @@ async fn main() -> Result<()> {
     let body = text_body(args.body);
     let target = |proxy: Option<&ProxyProcess>| Target {
         via_proxy: proxy.map(|p| p.addr),
+        h3: None,
         origin: origin.addr,
         root: proxy.map_or_else(|| pki.root_der(), |p| p.ca.clone()),
         body: body.clone(),
@@ -187,6 +208,16 @@ async fn main() -> Result<()> {
             Some(plain.child.id()),
         ),
     ];
+    if let Some(addr) = quic_addr {
+        let mut h3 = target(Some(&plain));
+        h3.h3 = Some(addr);
+        phases.push((
+            "intercepted HTTP/3 keep-alive",
+            h3,
+            true,
+            Some(plain.child.id()),
+        ));
+    }
     if let Some(p) = &inspected {
         phases.push((
             "intercepted+policy+DLP keep-alive",
@@ -362,7 +393,50 @@ async fn one_request(sender: &mut Sender, target: &Target) -> Result<()> {
     Ok(())
 }
 
+/// One HTTP/3 client: a QUIC connection kept for the whole phase.
+async fn h3_client_loop(
+    target: Target,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> (Vec<Duration>, u64) {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let url = format!("https://origin.bench:{}/reply", target.origin.port());
+    let mut client = match H3Client::connect(addr, "origin.bench", target.root.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("first error: {e}");
+            return (latencies, 1);
+        }
+    };
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        match client.request("POST", &url, target.body.clone()).await {
+            Ok(r) if r.status == 200 && r.body.len() == target.body.len() => {
+                latencies.push(t.elapsed())
+            }
+            Ok(r) => {
+                if errors == 0 {
+                    eprintln!("first error: status {} body {} B", r.status, r.body.len());
+                }
+                errors += 1;
+            }
+            Err(e) => {
+                if errors == 0 {
+                    eprintln!("first error: {e}");
+                }
+                errors += 1;
+            }
+        }
+    }
+    client.close();
+    (latencies, errors)
+}
+
 async fn client_loop(target: Target, deadline: Instant, keepalive: bool) -> (Vec<Duration>, u64) {
+    if let Some(addr) = target.h3 {
+        return h3_client_loop(target, addr, deadline).await;
+    }
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut sender: Option<Sender> = None;

@@ -144,8 +144,10 @@ pub struct PartInfo {
     pub file_type: FileType,
     /// Size in bytes (after content and transfer decoding).
     pub size: u64,
-    /// SHA-256 of the bytes.
-    pub sha256: [u8; 32],
+    /// SHA-256 of the bytes, computed when a blocklist is set or the part is
+    /// a file (named, an archive member, or a non-text type); `None` for
+    /// plain text bodies without a blocklist.
+    pub sha256: Option<[u8; 32]>,
     /// The digest is on the blocklist.
     pub blocklisted: bool,
 }

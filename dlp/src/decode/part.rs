@@ -89,7 +89,8 @@ pub(crate) struct PartScanner {
     kind: TextKind,
     transfer: Option<Base64>,
     depth: u32,
-    hasher: Sha256,
+    /// `None` until the part is known to need a digest (see `decide`).
+    hasher: Option<Sha256>,
     size: u64,
     head: Vec<u8>,
     file_type: FileType,
@@ -117,7 +118,7 @@ impl PartScanner {
             kind,
             transfer,
             depth,
-            hasher: Sha256::new(),
+            hasher: None,
             size: 0,
             head: Vec::new(),
             file_type: FileType::Unknown,
@@ -152,7 +153,6 @@ impl PartScanner {
         if data.is_empty() {
             return;
         }
-        self.hasher.update(data);
         self.size += data.len() as u64;
         if let Route::Pending = self.route {
             let need = SNIFF_LEN - self.head.len();
@@ -164,13 +164,34 @@ impl PartScanner {
             self.decide(ctx);
             let head = std::mem::take(&mut self.head);
             self.route_bytes(&head, ctx);
-            return self.route_bytes(&data[take..], ctx);
+            let rest = &data[take..];
+            self.hash(rest);
+            return self.route_bytes(rest, ctx);
         }
+        self.hash(data);
         self.route_bytes(data, ctx)
     }
 
+    fn hash(&mut self, data: &[u8]) {
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
+    }
+
+    /// Sniffs the buffered head and routes the part. A digest is computed
+    /// when something can use it: a blocklist is set (it may name any
+    /// content), or the part is a file — a named part, an archive member or
+    /// a sniffed non-text type — whose hash incident records carry for
+    /// forensics. Hashing every JSON API body would cost more than scanning it.
     fn decide(&mut self, ctx: &Ctx) {
         self.file_type = sniff(&self.head);
+        let is_file =
+            self.path.is_some() || !matches!(self.file_type, FileType::Text | FileType::Unknown);
+        if !ctx.blocklist.is_empty() || is_file {
+            let mut hasher = Sha256::new();
+            hasher.update(&self.head);
+            self.hasher = Some(hasher);
+        }
         self.route = if self.file_type == FileType::Zip && self.depth < ctx.limits.max_depth {
             Route::Archive(Vec::new())
         } else {
@@ -233,14 +254,14 @@ impl PartScanner {
             self.route_bytes(&head, ctx);
         }
         let route = std::mem::replace(&mut self.route, Route::Skipped);
-        let digest: [u8; 32] = self.hasher.clone().finalize().into();
+        let digest: Option<[u8; 32]> = self.hasher.take().map(|h| h.finalize().into());
         let mut info = PartInfo {
             path: self.path.clone(),
             headers: self.headers.take(),
             file_type: self.file_type,
             size: self.size,
             sha256: digest,
-            blocklisted: ctx.blocklist.contains(&digest),
+            blocklisted: digest.is_some_and(|d| ctx.blocklist.contains(&d)),
         };
         match route {
             Route::Text(x) => {

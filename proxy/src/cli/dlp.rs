@@ -112,7 +112,9 @@ pub fn scan(rules: Option<&Path>, paths: &[PathBuf]) -> anyhow::Result<ExitCode>
                 part.path.as_deref().unwrap_or("-"),
                 part.file_type.as_str(),
                 part.size,
-                dlp::decode::hex(&part.sha256)
+                part.sha256
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), dlp::decode::hex)
             );
         }
         if let Some(e) = report.error {

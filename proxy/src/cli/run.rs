@@ -42,6 +42,7 @@ pub fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Result<Exit
         tracing::info!(
             proxy = %server.proxy_addr,
             admin = ?server.admin_addr,
+            pac = ?server.pac_addr,
             ca = %ca,
             "portcullis listening"
         );

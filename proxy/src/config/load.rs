@@ -91,7 +91,10 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         }
     })?;
     validate(&config).map_err(|(path, message)| {
-        let offset = span_of(text, &path);
+        // A field left out points at the nearest enclosing table that is present.
+        let offset = (1..=path.len())
+            .rev()
+            .find_map(|n| span_of(text, &path[..n]));
         let (line, column) = offset.map(|o| line_col(text, o)).unzip();
         ConfigError {
             file: file.to_owned(),
@@ -284,6 +287,15 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "must be at least 100ms".into(),
         );
     }
+    if c.quic.max_concurrent_streams == 0 {
+        return fail(
+            &["quic", "max_concurrent_streams"],
+            "must be at least 1".into(),
+        );
+    }
+    if c.quic.upstream_port == 0 {
+        return fail(&["quic", "upstream_port"], "must be a port number".into());
+    }
     if c.usage.max_pending == 0 {
         return fail(&["usage", "max_pending"], "must be at least 1".into());
     }
@@ -293,6 +305,7 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "is a directory; name the database file".into(),
         );
     }
+    super::pac::validate(&c.pac)?;
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&c.log.level) {
         return fail(&["log", "level"], format!("not a valid filter: {e}"));
     }
@@ -368,6 +381,14 @@ mod tests {
                 4,
                 "identity.ldap.service_bind_dn",
             ),
+            ("[proxy]\n\n[pac]\nlisten = \"0.0.0.0:8080\"\n", 3, "pac.proxies"),
+            (
+                "[pac]\nproxies = [\"p.example:3128\"]\ndirect = [\"a\\\"b\"]\n",
+                3,
+                "pac.direct",
+            ),
+            ("[pac]\nproxies = [\"p.example\"]\n", 2, "pac.proxies"),
+            ("[pac]\ncache_max_age = \"soon\"\n", 2, "pac.cache_max_age"),
         ];
         for (text, line, field) in cases {
             let err = parse(text, "p.toml").unwrap_err();

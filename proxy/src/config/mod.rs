@@ -7,10 +7,14 @@
 mod ldap;
 mod load;
 mod locate;
+mod pac;
+mod quic;
 mod usage;
 
 pub use ldap::{read_service_password, LdapSection, LdapTransport};
 pub use load::{load, load_file, ConfigError, LoadedConfig};
+pub use pac::PacSection;
+pub use quic::{QuicAction, QuicSection};
 pub use usage::UsageSection;
 
 use std::collections::BTreeMap;
@@ -55,6 +59,10 @@ pub struct Config {
     pub devices: DevicesSection,
     /// Usage records for the shadow-IT report.
     pub usage: UsageSection,
+    /// The QUIC listener: refuse (fall back to TCP) or intercept HTTP/3.
+    pub quic: QuicSection,
+    /// The proxy auto-config (PAC / WPAD) listener.
+    pub pac: PacSection,
 }
 
 /// `[proxy]`: the explicit forward proxy.

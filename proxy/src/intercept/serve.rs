@@ -80,6 +80,7 @@ pub async fn tunnel<IO>(
         host,
         port,
         upstream,
+        client_alpn: if h2 { "h2" } else { "http/1.1" },
         context,
     });
     let service = service_fn(move |req| pipeline::intercepted::handle(tunnel.clone(), req));

@@ -5,3 +5,4 @@ pub mod explicit;
 pub mod h2;
 pub mod https;
 pub mod idle;
+pub mod pac;

@@ -9,7 +9,6 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Incoming;
 use policy::{ActionKind, Context, Decision, Phase};
 
 use super::body::{boxed, CountedBody, ProxyBody};
@@ -98,13 +97,17 @@ pub enum Upload {
 /// Passes the request body on, or — when the decision asks for DLP — holds
 /// it (up to `dlp.hold_limit`), scans it, and re-evaluates with the verdict
 /// before a single byte is forwarded.
-pub async fn upload(
+pub async fn upload<B>(
     state: &Arc<ProxyState>,
     verdict: &mut RequestVerdict,
     headers: &HeaderMap,
-    body: Incoming,
+    body: B,
     pending: &mut PendingRecord,
-) -> Upload {
+) -> Upload
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<super::body::BoxError> + std::fmt::Display,
+{
     // Nothing to scan (no DLP profile, or a request without a body such as
     // most GETs): pass the body on as it is.
     if !verdict.decision.needs_dlp() || http_body::Body::is_end_stream(&body) {
@@ -130,7 +133,7 @@ pub async fn upload(
                 let held = data_len(&frames);
                 counter.fetch_add(held, std::sync::atomic::Ordering::Relaxed);
                 let head = StreamBody::new(futures_util::stream::iter(
-                    frames.into_iter().map(Ok::<_, hyper::Error>),
+                    frames.into_iter().map(Ok::<_, B::Error>),
                 ));
                 let rest = CountedBody::new(rest, counter);
                 Upload::Forward(boxed(Chain::new(head, rest)))
@@ -214,18 +217,18 @@ impl<H, R> Chain<H, R> {
     }
 }
 
-impl<H, R> http_body::Body for Chain<H, R>
+impl<H, R, E> http_body::Body for Chain<H, R>
 where
-    H: http_body::Body<Data = Bytes, Error = hyper::Error> + Unpin,
-    R: http_body::Body<Data = Bytes, Error = hyper::Error> + Unpin,
+    H: http_body::Body<Data = Bytes, Error = E> + Unpin,
+    R: http_body::Body<Data = Bytes, Error = E> + Unpin,
 {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = E;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, E>>> {
         if let Some(head) = self.head.as_mut() {
             match std::pin::Pin::new(head).poll_frame(cx) {
                 std::task::Poll::Ready(None) => self.head = None,

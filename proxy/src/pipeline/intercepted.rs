@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use http::{Request, Response, Uri, Version};
-use hyper::body::Incoming;
 
 use super::body::ProxyBody;
 use super::enforce::{self, Upload};
@@ -16,11 +15,16 @@ use super::{refuse, relay_response, Tunnel};
 use crate::error_page;
 use crate::records::{AccessRecord, Mode};
 
-/// Handles one request inside an intercepted tunnel.
-pub async fn handle(
+/// Handles one request inside an intercepted tunnel (HTTP/1.1 and HTTP/2
+/// from hyper, HTTP/3 from the QUIC listener).
+pub async fn handle<B>(
     tunnel: Arc<Tunnel>,
-    mut req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+    mut req: Request<B>,
+) -> Result<Response<ProxyBody>, Infallible>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<super::body::BoxError> + std::fmt::Display,
+{
     let state = &tunnel.state;
     let mut record = AccessRecord::start(
         tunnel.client,
@@ -36,6 +40,7 @@ pub async fn handle(
     let negotiated = tunnel.upstream.negotiated();
     record.tls_version = Some(negotiated.version);
     record.alpn = negotiated.alpn_text();
+    record.client_alpn = Some(tunnel.client_alpn);
     let mut pending = PendingRecord::new(state.clone(), record);
     let html = error_page::wants_html(req.headers());
 

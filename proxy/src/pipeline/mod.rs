@@ -8,6 +8,7 @@
 //! (isolate-downloads, streaming DLP with hold-back, `response_body`) →
 //! record (`record`, `incident`).
 
+pub mod alt_svc;
 pub mod body;
 pub mod enforce;
 pub mod headers;
@@ -56,6 +57,8 @@ pub struct Tunnel {
     pub port: u16,
     /// The verified upstream connection.
     pub upstream: UpstreamSession,
+    /// What the client speaks on this connection: `http/1.1`, `h2` or `h3`.
+    pub client_alpn: &'static str,
     /// The connection's policy context (who, where, which app).
     pub context: policy::Context,
 }
@@ -102,6 +105,10 @@ async fn relay_response(
     }
     let (mut parts, mut body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
+    // Unless HTTP/3 is intercepted, a client told of it would leave inspection.
+    if !state.config.quic.intercepts() {
+        alt_svc::strip_quic(&mut parts.headers);
+    }
     let mut first: Option<http_body::Frame<bytes::Bytes>> = None;
     if verdict.decision.action == ActionKind::IsolateDownloads {
         first = match body.frame().await {
@@ -209,7 +216,7 @@ fn acknowledge(
 
 /// The proxy's block page for a policy decision (403; the reference id is
 /// the access record's request id).
-fn block_page(
+pub(crate) fn block_page(
     pending: &mut PendingRecord,
     decision: &policy::Decision,
     html: bool,

@@ -90,6 +90,9 @@ pub struct AccessRecord {
     pub tls_version: Option<&'static str>,
     /// Upstream ALPN (`h2`, `http/1.1`), when negotiated.
     pub alpn: Option<String>,
+    /// The protocol the client spoke to the proxy inside an intercepted
+    /// connection: `http/1.1`, `h2`, or `h3` (QUIC).
+    pub client_alpn: Option<&'static str>,
     /// What the client spoke to the proxy listener, when it came through one.
     pub proxy_protocol: Option<ProxyProtocol>,
     /// Why the request failed, when it did.
@@ -153,6 +156,7 @@ impl AccessRecord {
             mode,
             tls_version: None,
             alpn: None,
+            client_alpn: None,
             proxy_protocol: None,
             error: None,
             app: None,

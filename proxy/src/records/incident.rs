@@ -43,8 +43,10 @@ pub struct FileSeen {
     pub r#type: &'static str,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 (hex).
-    pub sha256: String,
+    /// SHA-256 (hex), for files and whenever a blocklist is set; absent for
+    /// plain text bodies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// On the blocklist.
     pub blocklisted: bool,
 }
@@ -119,7 +121,7 @@ impl IncidentRecord {
                     .or_else(|| p.headers.as_ref().and_then(|h| h.filename.clone())),
                 r#type: p.file_type.as_str(),
                 size: p.size,
-                sha256: dlp::decode::hex(&p.sha256),
+                sha256: p.sha256.as_ref().map(dlp::decode::hex),
                 blocklisted: p.blocklisted,
             })
             .collect();

@@ -1,0 +1,200 @@
+//! QUIC and HTTP/3: intercepted with a minted leaf and sent through the same
+//! pipeline (byte-identical relay, DLP with zero bytes at the origin, the
+//! proxy's 502 for an unverifiable origin, records saying `h3`), or refused
+//! so clients fall back to TCP; `Alt-Svc` keeps `h3` only while HTTP/3 is
+//! intercepted.
+//!
+//! These tests reach the QUIC listener directly on loopback (the target is
+//! the TLS server name); the transparent-gateway tests route UDP 443 to it.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use portcullis::config::{Config, Listen, QuicAction};
+use portcullis_tests::h3client::H3Client;
+use portcullis_tests::{
+    pattern, sha256_hex, Origin, OriginCert, OriginOptions, TestPki, TestProxy,
+};
+
+const CARD: &str = "4111 1111 1111 1111";
+
+const POLICY: &str = r#"
+version: 1
+default: {action: allow}
+dlp_profiles:
+  secrets: {detectors: [], min_count: 1, action: block, severity: critical}
+rules:
+  - id: scan-uploads-to-files
+    when: {host: "files.test"}
+    action: allow
+    dlp_profile: secrets
+"#;
+
+fn quic_config(config: &mut Config, origin: &Origin, action: QuicAction) {
+    config.quic.listen = Listen::On("127.0.0.1:0".parse().expect("addr"));
+    config.quic.action = action;
+    config.quic.upstream_port = origin.port();
+}
+
+async fn connect(proxy: &TestProxy, name: &str) -> Result<H3Client, String> {
+    let addr = proxy.server.quic_addr.expect("QUIC listener on");
+    H3Client::connect(addr, name, proxy.ca_der()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http3_get_and_a_10_mib_post_are_byte_identical_through_interception() {
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    quic_config(&mut config, &origin, QuicAction::Intercept);
+    let proxy = TestProxy::start(config).await;
+    let mut client = connect(&proxy, "origin.test").await.expect("connect");
+    // The authority the client believes it reaches (the test origin's port).
+    let base = format!("https://origin.test:{}", origin.port());
+
+    const SIZE: usize = 10 * 1024 * 1024;
+    let get = client
+        .request("GET", &format!("{base}/bytes/{SIZE}"), Bytes::new())
+        .await
+        .expect("GET");
+    assert_eq!(get.status, 200);
+    assert_eq!(sha256_hex(&get.body), sha256_hex(&pattern(SIZE)));
+
+    // The origin answers with the length and SHA-256 of what it received.
+    let upload = Bytes::from(pattern(SIZE));
+    let post = client
+        .request("POST", &format!("{base}/sha256"), upload.clone())
+        .await
+        .expect("POST");
+    assert_eq!(post.status, 200);
+    let seen: serde_json::Value = serde_json::from_slice(&post.body).expect("json");
+    assert_eq!(seen["len"], SIZE);
+    assert_eq!(seen["sha256"], sha256_hex(&upload));
+    assert_eq!(origin.stats.body_bytes.load(Ordering::SeqCst), SIZE as u64);
+
+    let record = proxy
+        .wait_record(|r| r["path"] == "/sha256" && r["client_alpn"] == "h3")
+        .await;
+    assert_eq!(record["status"], 200);
+    assert_eq!(record["mode"], "intercepted");
+    assert_eq!(record["bytes_in"], upload.len() as u64);
+    assert!(
+        record["alpn"] == "h2" || record["alpn"] == "http/1.1",
+        "upstream over TCP: {record}"
+    );
+    client.close();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_card_over_http3_is_blocked_with_zero_bytes_at_the_origin() {
+    let pki = TestPki::new();
+    let files = Origin::start(&pki, OriginOptions::new("files.test")).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("write");
+    let mut config = TestProxy::config(&pki, &[&files]);
+    config.policy.file = Some(policy);
+    quic_config(&mut config, &files, QuicAction::Intercept);
+    let proxy = TestProxy::start(config).await;
+    let mut client = connect(&proxy, "files.test").await.expect("connect");
+    let base = format!("https://files.test:{}", files.port());
+
+    let body = format!("{{\"note\":\"pay with {CARD} please\"}}");
+    let resp = client
+        .request("POST", &format!("{base}/upload"), Bytes::from(body))
+        .await
+        .expect("POST");
+    assert_eq!(resp.status, 403);
+    assert_eq!(files.stats.body_bytes.load(Ordering::SeqCst), 0);
+    assert!(files.seen().is_empty(), "nothing reached the origin");
+
+    let record = proxy
+        .wait_record(|r| r["path"] == "/upload" && r["client_alpn"] == "h3")
+        .await;
+    assert_eq!(record["status"], 403);
+    assert_eq!(record["action"], "block");
+    assert!(
+        !record.to_string().contains("1111 1111"),
+        "no raw match logged"
+    );
+
+    // The connection keeps serving after a block.
+    let ok = client
+        .request("GET", &format!("{base}/hello"), Bytes::new())
+        .await
+        .expect("GET after block");
+    assert_eq!(ok.status, 200);
+    client.close();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unverifiable_origin_gets_the_proxys_502_over_http3() {
+    let pki = TestPki::new();
+    let mut options = OriginOptions::new("untrusted.test");
+    options.cert = OriginCert::Untrusted;
+    let origin = Origin::start(&pki, options).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    quic_config(&mut config, &origin, QuicAction::Intercept);
+    let proxy = TestProxy::start(config).await;
+    let mut client = connect(&proxy, "untrusted.test").await.expect("connect");
+    let resp = client
+        .request("GET", "https://untrusted.test/secret", Bytes::new())
+        .await
+        .expect("GET");
+    assert_eq!(resp.status, 502);
+    let text = String::from_utf8_lossy(&resp.body);
+    assert!(text.contains("unknown issuer"), "{text}");
+    assert!(origin.seen().is_empty(), "no request reached the origin");
+    let record = proxy
+        .wait_record(|r| r["path"] == "/secret" && r["client_alpn"] == "h3")
+        .await;
+    assert_eq!(record["status"], 502);
+    client.close();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocked_quic_is_refused_so_clients_fall_back_to_tcp() {
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    quic_config(&mut config, &origin, QuicAction::Block);
+    let proxy = TestProxy::start(config).await;
+    let refused = connect(&proxy, "origin.test").await;
+    let Err(e) = refused else {
+        panic!("QUIC must be refused in block mode")
+    };
+    assert!(e.contains("refused"), "{e}");
+    assert!(proxy
+        .metrics()
+        .await
+        .contains(r#"portcullis_decisions_total{phase="quic",action="block"} 1"#));
+    // In block mode the proxy does not intercept HTTP/3, so TCP responses
+    // lose their h3 advertisements.
+    let client = portcullis_tests::client::reqwest_client(&proxy, true);
+    let resp = client
+        .get(format!("https://origin.test:{}/alt-svc", origin.port()))
+        .send()
+        .await
+        .expect("GET over TCP");
+    assert_eq!(resp.status(), 200);
+    let alt: Vec<_> = resp.headers().get_all("alt-svc").iter().collect();
+    assert_eq!(alt, [r#"h2=":443"; ma=60"#]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alt_svc_keeps_h3_while_http3_is_intercepted() {
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    quic_config(&mut config, &origin, QuicAction::Intercept);
+    let proxy = TestProxy::start(config).await;
+    let client = portcullis_tests::client::reqwest_client(&proxy, true);
+    let resp = client
+        .get(format!("https://origin.test:{}/alt-svc", origin.port()))
+        .send()
+        .await
+        .expect("GET over TCP");
+    let alt: Vec<_> = resp.headers().get_all("alt-svc").iter().collect();
+    assert_eq!(alt.len(), 2, "{alt:?}");
+    assert!(alt[0].to_str().expect("ascii").starts_with("h3="));
+}
