@@ -1,11 +1,14 @@
 //! The end-to-end harness shared by every test in `tests/tests/`: a test PKI
 //! for origins, TLS origins on loopback with real HTTP/1.1 and HTTP/2
 //! servers, a Portcullis started in-process on ephemeral ports, and clients
-//! (reqwest, curl, raw tunnels with hyper or tungstenite), and a real
+//! (reqwest, curl, raw tunnels with hyper or tungstenite, an HTTP/2 client
+//! of the HTTPS-proxy listener), and a real
 //! OpenLDAP `slapd` for the LDAP tests.
 
 pub mod client;
 pub mod gateway;
+pub mod h2frames;
+pub mod h2proxy;
 pub mod h3client;
 pub mod h3origin;
 pub mod netns;

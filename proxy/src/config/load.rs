@@ -199,6 +199,14 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             "must be between 16384 and 16777215 (RFC 9113 §4.2)".into(),
         );
     }
+    for (field, value) in [
+        ("keep_alive_timeout", c.http2.keep_alive_timeout),
+        ("connection_idle_timeout", c.http2.connection_idle_timeout),
+    ] {
+        if value.is_zero() {
+            return fail(&["http2", field], "must be longer than 0s".into());
+        }
+    }
     if c.http2.max_concurrent_streams == 0 {
         return fail(
             &["http2", "max_concurrent_streams"],
@@ -332,6 +340,16 @@ mod tests {
                 "limits.header_read_timeout",
             ),
             ("[http2]\nmax_frame_size = 10\n", 2, "http2.max_frame_size"),
+            (
+                "[http2]\nkeep_alive_timeout = \"0s\"\n",
+                2,
+                "http2.keep_alive_timeout",
+            ),
+            (
+                "[http2]\n\nconnection_idle_timeout = \"0s\"\n",
+                3,
+                "http2.connection_idle_timeout",
+            ),
             ("[usage]\nmax_pending = 0\n", 2, "usage.max_pending"),
             (
                 "[usage]\nflush_interval = \"1ms\"\n",

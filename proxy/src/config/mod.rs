@@ -268,7 +268,9 @@ impl Default for LimitsSection {
     }
 }
 
-/// `[http2]`: limits of HTTP/2 connections served to clients.
+/// `[http2]`: limits of HTTP/2 connections served to clients: inside
+/// intercepted tunnels, and the HTTPS-proxy listener's own HTTP/2 (CONNECT
+/// streams).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http2Section {
@@ -283,6 +285,18 @@ pub struct Http2Section {
     pub max_local_error_reset_streams: usize,
     /// Largest frame payload accepted. Default 16 KiB (the protocol minimum).
     pub max_frame_size: u32,
+    /// How often an idle connection is probed with a PING; `0s` sends none.
+    /// Default 30 s.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_interval: Duration,
+    /// A connection whose PING is not answered this long is closed. Default 20 s.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    /// An HTTP/2 connection to the HTTPS-proxy listener with no request
+    /// being answered and no tunnel open this long is closed (GOAWAY).
+    /// Default 3 min.
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
 }
 
 impl Default for Http2Section {
@@ -293,6 +307,9 @@ impl Default for Http2Section {
             max_pending_reset_streams: 20,
             max_local_error_reset_streams: 64,
             max_frame_size: 16 * 1024,
+            keep_alive_interval: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(20),
+            connection_idle_timeout: Duration::from_secs(180),
         }
     }
 }
@@ -499,8 +516,10 @@ impl Default for DlpSection {
     }
 }
 
-/// `[https_proxy]`: an explicit proxy spoken over TLS, which asks clients for
-/// a certificate from the device CA to identify the device.
+/// `[https_proxy]`: an explicit proxy spoken over TLS — HTTP/1.1, or HTTP/2
+/// when the client negotiates `h2` (each `CONNECT` a stream, limits from
+/// `[http2]`) — which asks clients for a certificate from the device CA to
+/// identify the device.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpsProxySection {

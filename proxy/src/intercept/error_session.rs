@@ -96,6 +96,7 @@ pub async fn serve_with_leaf<IO>(
         );
         record.request_id = tunnel.request_id.clone();
         record.user = tunnel.user.clone();
+        record.proxy_protocol = tunnel.proxy_protocol;
         record.device = tunnel.device.clone();
         record.app = tunnel.app.clone();
         record.category = tunnel.category.clone();

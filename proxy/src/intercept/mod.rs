@@ -24,7 +24,7 @@ use crate::auth::Identity;
 use crate::config::NonTls;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
-use crate::records::{AccessRecord, Listener, Mode};
+use crate::records::{AccessRecord, Listener, Mode, ProxyProtocol};
 use crate::relay::relay;
 use crate::state::ProxyState;
 use crate::upstream::tls::handshake;
@@ -36,6 +36,8 @@ const TLS_HANDSHAKE: u8 = 0x16;
 pub struct Connected {
     /// The client's address.
     pub client: SocketAddr,
+    /// What the client spoke to the proxy listener (recorded).
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// Who the client is, when known.
     pub identity: Option<Arc<Identity>>,
     /// The CONNECT host.
@@ -98,6 +100,7 @@ where
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
     record.listener = tunnel.listener;
+    record.proxy_protocol = tunnel.proxy_protocol;
     record.app = Some(tunnel.context.app.app_id.to_string());
     record.device = tunnel.context.device.id.clone();
     record.category = tunnel.context.app.category.map(|c| c.as_str().to_owned());
@@ -372,6 +375,7 @@ async fn intercept<IO>(
     pending.discard();
     let endpoint = serve::Endpoint {
         client: tunnel.client,
+        proxy_protocol: tunnel.proxy_protocol,
         identity: tunnel.identity,
         host: tunnel.host,
         port: tunnel.port,

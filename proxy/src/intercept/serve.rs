@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::auth::Identity;
 use crate::pipeline::{self, Tunnel};
-use crate::records::{AccessRecord, Listener, Mode};
+use crate::records::{AccessRecord, Listener, Mode, ProxyProtocol};
 use crate::state::ProxyState;
 use crate::upstream::tls::{Negotiated, UpstreamTlsStream};
 use crate::upstream::UpstreamSession;
@@ -21,6 +21,8 @@ use crate::upstream::UpstreamSession;
 pub struct Endpoint {
     /// The client's address.
     pub client: SocketAddr,
+    /// What the client spoke to the proxy listener (recorded).
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// Who the client is, when known.
     pub identity: Option<Arc<Identity>>,
     /// The CONNECT host.
@@ -44,6 +46,7 @@ pub async fn tunnel<IO>(
 {
     let Endpoint {
         client,
+        proxy_protocol,
         identity,
         host,
         port,
@@ -67,6 +70,7 @@ pub async fn tunnel<IO>(
                     Mode::Intercepted,
                 );
                 record.listener = listener;
+                record.proxy_protocol = proxy_protocol;
                 record.error = Some(format!("upstream HTTP handshake failed: {e}"));
                 state.access.write(&record);
                 return;
@@ -75,6 +79,7 @@ pub async fn tunnel<IO>(
     let tunnel = Arc::new(Tunnel {
         state: state.clone(),
         client,
+        proxy_protocol,
         identity,
         host,
         port,
@@ -88,15 +93,7 @@ pub async fn tunnel<IO>(
     let shutdown = state.shutdown.clone();
     let limits = &state.config.limits;
     if h2 {
-        let h2c = &state.config.http2;
-        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(h2c.max_concurrent_streams)
-            .max_header_list_size(h2c.max_header_list_size)
-            .max_pending_accept_reset_streams(h2c.max_pending_reset_streams)
-            .max_local_error_reset_streams(h2c.max_local_error_reset_streams)
-            .max_frame_size(h2c.max_frame_size)
-            .serve_connection(io, service);
+        let conn = crate::http2_server::builder(&state.config.http2).serve_connection(io, service);
         tokio::pin!(conn);
         tokio::select! {
             result = conn.as_mut() => log_end(result),

@@ -1,5 +1,9 @@
 //! The explicit forward proxy listener: `CONNECT host:port` tunnels and
-//! absolute-form plain-HTTP requests, over HTTP/1.1.
+//! absolute-form plain-HTTP requests, over HTTP/1.1 — and, on the
+//! HTTPS-proxy listener, over HTTP/2 when the client negotiates `h2`
+//! (RFC 9113 §8.5: each `CONNECT` stream is its own tunnel). Both protocol
+//! versions hand every request to [`proxy_request`]: one admission, one
+//! CONNECT path, one plain-HTTP path.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,16 +19,37 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth::{Admission, Identity};
 use crate::device::CertDevice;
-use crate::intercept::{self, Connected, Decided};
 use crate::metrics::ListenerLabels;
-use crate::pipeline::body::{empty, ProxyBody};
+use crate::pipeline::body::ProxyBody;
 use crate::pipeline::headers::split_authority;
 use crate::pipeline::record::PendingRecord;
 use crate::pipeline::{self, refuse};
-use crate::records::{AccessRecord, Mode};
+use crate::records::{AccessRecord, Mode, ProxyProtocol};
 use crate::state::ProxyState;
-use crate::upstream::connect::connect_addrs;
-use policy::{Phase, Tunnel as PolicyTunnel};
+
+use super::idle::{OpenStreams, StreamGuard};
+
+/// One client connection as each request on it sees it.
+#[derive(Debug, Clone)]
+pub struct ClientConn {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The device its TLS client certificate names (HTTPS-proxy listener).
+    pub device: Option<Arc<CertDevice>>,
+    /// The protocol it speaks to the proxy.
+    pub protocol: ProxyProtocol,
+    /// Requests and tunnels open on a multiplexed (HTTP/2) connection,
+    /// counted so an idle one can be closed.
+    pub open_streams: Option<OpenStreams>,
+}
+
+impl ClientConn {
+    /// Counts a request or tunnel as open on a multiplexed connection
+    /// until the guard is dropped.
+    pub fn stream_guard(&self) -> Option<StreamGuard> {
+        self.open_streams.as_ref().map(OpenStreams::enter)
+    }
+}
 
 /// Accepts clients on `listener` until shutdown, at most
 /// `limits.max_connections` at once.
@@ -33,7 +58,8 @@ pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
 }
 
 /// Like [`serve`]; with `tls`, the proxy protocol is spoken inside TLS (the
-/// HTTPS-proxy listener) and a device certificate identifies the device.
+/// HTTPS-proxy listener), a device certificate identifies the device, and a
+/// client that negotiates ALPN `h2` is served HTTP/2.
 pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let label = if tls.is_some() { "https" } else { "explicit" };
     let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
@@ -70,19 +96,42 @@ pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Opti
                 .inc();
             state.metrics.connections_open.inc();
             match tls {
-                None => serve_client(state.clone(), stream, peer, None).await,
+                None => {
+                    let conn = ClientConn {
+                        peer,
+                        device: None,
+                        protocol: ProxyProtocol::Http1,
+                        open_streams: None,
+                    };
+                    serve_client(state.clone(), stream, conn).await
+                }
                 Some(acceptor) => {
                     let timeout = state.config.limits.client_handshake_timeout;
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let device = tls
-                                .get_ref()
-                                .1
+                            let session = tls.get_ref().1;
+                            let device = session
                                 .peer_certificates()
                                 .and_then(|certs| certs.first())
                                 .and_then(|c| crate::device::device_from_certificate(c))
                                 .map(Arc::new);
-                            serve_client(state.clone(), tls, peer, device).await;
+                            let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
+                            let protocol = if h2 {
+                                ProxyProtocol::Http2
+                            } else {
+                                ProxyProtocol::Http1
+                            };
+                            let conn = ClientConn {
+                                peer,
+                                device,
+                                protocol,
+                                open_streams: h2.then(OpenStreams::default),
+                            };
+                            if h2 {
+                                super::h2::serve_client(state.clone(), tls, conn).await;
+                            } else {
+                                serve_client(state.clone(), tls, conn).await;
+                            }
                         }
                         Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "HTTPS-proxy handshake failed"),
                         Err(_) => tracing::debug!(client = %peer, "HTTPS-proxy handshake timed out"),
@@ -94,20 +143,17 @@ pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Opti
     }
 }
 
-/// Serves the proxy protocol (HTTP/1.1: CONNECT and absolute-form requests)
-/// on one client connection — plain TCP, or TLS on the HTTPS-proxy
-/// listener, where `device` is the device its certificate names.
-pub async fn serve_client<IO>(
-    state: Arc<ProxyState>,
-    stream: IO,
-    peer: SocketAddr,
-    device: Option<Arc<CertDevice>>,
-) where
+/// Serves the proxy protocol over HTTP/1.1 (CONNECT and absolute-form
+/// requests) on one client connection — plain TCP, or TLS on the
+/// HTTPS-proxy listener.
+pub async fn serve_client<IO>(state: Arc<ProxyState>, stream: IO, conn: ClientConn)
+where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let peer = conn.peer;
+    let conn = Arc::new(conn);
     let svc_state = state.clone();
-    let service =
-        service_fn(move |req| proxy_request(svc_state.clone(), peer, device.clone(), req));
+    let service = service_fn(move |req| proxy_request(svc_state.clone(), conn.clone(), req));
     let limits = &state.config.limits;
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -129,28 +175,35 @@ pub async fn serve_client<IO>(
     }
 }
 
-/// Dispatches one request received on the explicit listener.
-async fn proxy_request(
+/// Dispatches one request received on the explicit or HTTPS-proxy listener,
+/// whichever HTTP version carried it: admission, then `CONNECT`, an
+/// absolute-form plain-HTTP request, or a 400.
+pub async fn proxy_request(
     state: Arc<ProxyState>,
-    client: SocketAddr,
-    device: Option<Arc<CertDevice>>,
+    conn: Arc<ClientConn>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let _in_flight = conn.stream_guard();
+    let client = conn.peer;
     let identity = match state.auth.admit(client.ip(), req.headers()).await {
         Admission::Admit(identity) => {
-            identity.or_else(|| certificate_identity(&state, device.as_deref()))
+            identity.or_else(|| certificate_identity(&state, conn.device.as_deref()))
         }
-        refused => return Ok(refuse_admission(&state, client, &req, &refused)),
+        refused => return Ok(refuse_admission(&state, &conn, &req, &refused)),
     };
-    let device_facts =
-        crate::device::device_facts(&state.posture, &state.config.devices, device.as_deref());
+    let device_facts = crate::device::device_facts(
+        &state.posture,
+        &state.config.devices,
+        conn.device.as_deref(),
+    );
     if req.method() == Method::CONNECT {
-        return Ok(connect(state, client, identity, device_facts, req).await);
+        return Ok(super::connect::connect(state, &conn, identity, device_facts, req).await);
     }
     if req.uri().scheme().is_some() {
-        return pipeline::plain::handle(state, client, identity, device_facts, req).await;
+        return pipeline::plain::handle(state, client, conn.protocol, identity, device_facts, req)
+            .await;
     }
-    let record = AccessRecord::start(
+    let mut record = AccessRecord::start(
         client,
         req.method().as_str(),
         "http",
@@ -159,6 +212,7 @@ async fn proxy_request(
         req.uri().path(),
         Mode::Plain,
     );
+    record.proxy_protocol = Some(conn.protocol);
     let pending = PendingRecord::new(state, record);
     let html = crate::error_page::wants_html(req.headers());
     Ok(refuse(
@@ -173,7 +227,7 @@ async fn proxy_request(
 /// Answers 407 (credentials needed) or 429 (too many failures), recorded.
 fn refuse_admission(
     state: &Arc<ProxyState>,
-    client: SocketAddr,
+    conn: &ClientConn,
     req: &Request<Incoming>,
     admission: &Admission,
 ) -> Response<ProxyBody> {
@@ -182,8 +236,8 @@ fn refuse_admission(
         .authority()
         .and_then(|a| split_authority(a.as_str()).map(|(h, p)| (h.to_owned(), p.unwrap_or(0))))
         .unwrap_or_default();
-    let record = AccessRecord::start(
-        client,
+    let mut record = AccessRecord::start(
+        conn.peer,
         req.method().as_str(),
         "http",
         &host,
@@ -191,6 +245,7 @@ fn refuse_admission(
         req.uri().path(),
         Mode::Plain,
     );
+    record.proxy_protocol = Some(conn.protocol);
     let pending = PendingRecord::new(state.clone(), record);
     let html = crate::error_page::wants_html(req.headers());
     match admission {
@@ -219,8 +274,6 @@ fn refuse_admission(
     }
 }
 
-/// Answers a `CONNECT`: checks the target, connects to it, and on success
-/// answers 200 and hands the upgraded connection to the tunnel.
 /// The identity a device certificate names, when configured to count.
 fn certificate_identity(state: &ProxyState, device: Option<&CertDevice>) -> Option<Arc<Identity>> {
     if !state.config.devices.certificate_user {
@@ -232,116 +285,4 @@ fn certificate_identity(state: &ProxyState, device: Option<&CertDevice>) -> Opti
         groups: Vec::new(),
         method: "certificate",
     }))
-}
-
-async fn connect(
-    state: Arc<ProxyState>,
-    client: SocketAddr,
-    identity: Option<Arc<Identity>>,
-    device: policy::context::Device,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let target = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_default();
-    let parsed = split_authority(&target).and_then(|(h, p)| Some((h.to_owned(), p?)));
-    let (host, port) = parsed.clone().unwrap_or_default();
-    let mut record = AccessRecord::start(client, "CONNECT", "https", &host, port, "", Mode::Tunnel);
-    record.user = identity.as_ref().map(|i| i.user.clone());
-    let mut pending = PendingRecord::new(state.clone(), record);
-    let html = crate::error_page::wants_html(req.headers());
-    if parsed.is_none()
-        || !crate::hostmatch::is_valid_pattern(&host)
-        || host.starts_with('*')
-        || host.starts_with('.')
-    {
-        return refuse(
-            pending,
-            400,
-            "bad request",
-            "CONNECT needs a target of the form host:port",
-            html,
-        );
-    }
-    if !state.config.upstream.connect_ports.contains(&port) {
-        let detail = format!("CONNECT to port {port} is not allowed (upstream.connect_ports)");
-        return refuse(pending, 403, "port not allowed", &detail, html);
-    }
-    let addrs = match state.resolver.resolve(&host).await {
-        Ok(addrs) => addrs,
-        Err(e) => {
-            let status = crate::upstream::ConnectError::from(e).status();
-            let detail = format!("cannot reach {host}");
-            return refuse(
-                pending,
-                status,
-                pipeline::status_reason(status),
-                &detail,
-                html,
-            );
-        }
-    };
-    let context = state.inspect.connection_context(
-        &host,
-        identity.as_deref(),
-        device,
-        client.ip(),
-        addrs.first().copied(),
-    );
-    let decision = state.inspect.policy.evaluate(&context, Phase::Connect);
-    let tunnel_action = match decision.tunnel {
-        PolicyTunnel::Block => "block",
-        PolicyTunnel::Bypass => "bypass",
-        PolicyTunnel::Intercept => "intercept",
-    };
-    state.metrics.decision("connect", tunnel_action);
-    let decided = match decision.tunnel {
-        PolicyTunnel::Block => Decided::Block(decision),
-        PolicyTunnel::Bypass => Decided::Bypass,
-        PolicyTunnel::Intercept => Decided::Intercept,
-    };
-    let upstream = if matches!(decided, Decided::Block(_)) {
-        None
-    } else {
-        let timeout = state.config.upstream.connect_timeout;
-        match connect_addrs(&host, port, &addrs, timeout).await {
-            Ok((tcp, _)) => Some(tcp),
-            Err(e) => {
-                let status = e.status();
-                return refuse(
-                    pending,
-                    status,
-                    pipeline::status_reason(status),
-                    &e.to_string(),
-                    html,
-                );
-            }
-        }
-    };
-    // The tunnel writes its own records.
-    pending.set_status(200);
-    pending.discard();
-    let tunnel_state = state.clone();
-    state.tasks.spawn(async move {
-        match hyper::upgrade::on(req).await {
-            Ok(upgraded) => {
-                let tunnel = Connected {
-                    client,
-                    identity,
-                    host,
-                    port,
-                    upstream,
-                    context,
-                    decided,
-                    listener: crate::records::Listener::Explicit,
-                    may_bypass: true,
-                };
-                intercept::run(tunnel_state, TokioIo::new(upgraded), tunnel).await;
-            }
-            Err(e) => tracing::debug!(client = %client, error = %e, "CONNECT upgrade failed"),
-        }
-    });
-    Response::new(empty())
 }

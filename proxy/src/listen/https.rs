@@ -1,6 +1,7 @@
 //! The HTTPS-proxy listener's TLS configuration: a certificate for the
 //! proxy's own name minted by the interception CA, and — when a device CA is
 //! configured — client certificates requested (or required) and verified.
+//! ALPN offers `h2` then `http/1.1`; a client that offers no ALPN speaks HTTP/1.1.
 
 use std::sync::Arc;
 
@@ -53,6 +54,8 @@ pub async fn acceptor(state: &ProxyState) -> Result<TlsAcceptor, HttpsProxyError
         }
     };
     let mut config = builder.with_cert_resolver(Arc::new(certs::FixedLeaf(leaf)));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first: a client that speaks it multiplexes its CONNECT tunnels
+    // over this one connection (RFC 9113 §8.5).
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -37,6 +37,7 @@ where
     );
     record.user = tunnel.identity.as_ref().map(|i| i.user.clone());
     record.listener = tunnel.listener;
+    record.proxy_protocol = tunnel.proxy_protocol;
     let (tls_version, alpn) = tunnel.upstream.negotiated();
     record.tls_version = Some(tls_version);
     record.alpn = alpn;

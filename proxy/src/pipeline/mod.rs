@@ -46,6 +46,8 @@ pub struct Tunnel {
     pub state: Arc<ProxyState>,
     /// The client's address.
     pub client: SocketAddr,
+    /// What the client spoke to the proxy listener (recorded).
+    pub proxy_protocol: Option<crate::records::ProxyProtocol>,
     /// Who the client is, when known.
     pub identity: Option<Arc<Identity>>,
     /// The CONNECT host (equal to the SNI).

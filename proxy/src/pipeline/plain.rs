@@ -16,15 +16,16 @@ use super::record::PendingRecord;
 use super::{refuse, relay_response, status_reason};
 use crate::auth::Identity;
 use crate::error_page;
-use crate::records::{AccessRecord, Listener, Mode};
+use crate::records::{AccessRecord, Listener, Mode, ProxyProtocol};
 use crate::state::ProxyState;
 use crate::upstream::plain::connect_error;
 
 /// How a plain request reaches its origin.
 #[derive(Debug, Clone, Copy)]
 pub enum Via {
-    /// The explicit proxy: the URI's host is resolved.
-    Explicit,
+    /// The explicit proxy, spoken over this protocol: the URI's host is
+    /// resolved.
+    Explicit(ProxyProtocol),
     /// The transparent gateway: the original destination address, whatever
     /// the URI's host resolves to.
     Transparent(SocketAddr),
@@ -34,11 +35,20 @@ pub enum Via {
 pub async fn handle(
     state: Arc<ProxyState>,
     client: SocketAddr,
+    proxy_protocol: ProxyProtocol,
     identity: Option<Arc<Identity>>,
     device: policy::context::Device,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    handle_via(state, client, identity, device, req, Via::Explicit).await
+    handle_via(
+        state,
+        client,
+        identity,
+        device,
+        req,
+        Via::Explicit(proxy_protocol),
+    )
+    .await
 }
 
 /// Handles a plain-HTTP request in absolute form, forwarded `via`.
@@ -66,8 +76,9 @@ pub async fn handle_via(
         Mode::Plain,
     );
     record.user = identity.as_ref().map(|i| i.user.clone());
-    if matches!(via, Via::Transparent(_)) {
-        record.listener = Listener::Transparent;
+    match via {
+        Via::Transparent(_) => record.listener = Listener::Transparent,
+        Via::Explicit(protocol) => record.proxy_protocol = Some(protocol),
     }
     let mut pending = PendingRecord::new(state.clone(), record);
     if uri.scheme() != Some(&http::uri::Scheme::HTTP) || host.is_empty() {
@@ -78,7 +89,7 @@ pub async fn handle_via(
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     let dest = match via {
-        Via::Explicit => None,
+        Via::Explicit(_) => None,
         Via::Transparent(original) => Some(original.ip()),
     };
     let connection =
@@ -124,7 +135,7 @@ pub async fn handle_via(
         } => return Ok(refuse(pending, status, &reason, &detail, html)),
     };
     let upstream = match via {
-        Via::Explicit => &state.plain,
+        Via::Explicit(_) => &state.plain,
         Via::Transparent(original) => {
             // Connect to the original destination: an IP-literal authority
             // for the pool, the client's Host header kept as it was.

@@ -239,6 +239,8 @@ async fn decide(
     Some(Serving::Intercept(Arc::new(Tunnel {
         state: state.clone(),
         client,
+        // QUIC reaches the proxy directly, not through a proxy listener.
+        proxy_protocol: None,
         identity: peer.identity.clone(),
         host: host.to_owned(),
         port,

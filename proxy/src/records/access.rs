@@ -7,8 +7,11 @@
 //! (request body or client→origin tunnel bytes), `bytes_out` (response body
 //! or origin→client bytes), `duration_us`, `mode` (`intercepted`, `tunnel`,
 //! `plain`), `listener` (`explicit` for the proxy protocol, `transparent`
-//! for redirected connections), `tls_version` and `alpn` of the upstream connection (null for
-//! plain), `error` (null or why it failed), and the inspection outcome:
+//! for redirected connections, `quic`), `tls_version` and `alpn` of the
+//! upstream connection (null for plain), `proxy_protocol` (what the client
+//! spoke to the proxy listener: `http/1.1` or `h2`), `client_alpn` (what it
+//! spoke inside an intercepted connection), `error` (null or why it failed),
+//! and the inspection outcome:
 //! `app`, `category`, `instance`, `activity`, `registrable_domain`, `rule`
 //! (policy rule id or `default`), `action`, `dlp` (DLP rule ids that
 //! fired), `unscanned` (forwarded over the hold limit without a full scan).
@@ -54,6 +57,18 @@ pub enum Listener {
     Quic,
 }
 
+/// The protocol a client spoke to the proxy listener itself (not inside
+/// its tunnel): HTTP/1.1, or HTTP/2 on the HTTPS-proxy listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProxyProtocol {
+    /// HTTP/1.1 (`http/1.1`).
+    #[serde(rename = "http/1.1")]
+    Http1,
+    /// HTTP/2 (`h2`): each `CONNECT` is one stream of a shared connection.
+    #[serde(rename = "h2")]
+    Http2,
+}
+
 /// One access-log line.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessRecord {
@@ -96,6 +111,8 @@ pub struct AccessRecord {
     /// The protocol the client spoke to the proxy inside an intercepted
     /// connection: `http/1.1`, `h2`, or `h3` (QUIC).
     pub client_alpn: Option<&'static str>,
+    /// What the client spoke to the proxy listener, when it came through one.
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// Why the request failed, when it did.
     pub error: Option<String>,
     /// Catalogue app id (`unknown` for unknown hosts), when classified.
@@ -159,6 +176,7 @@ impl AccessRecord {
             tls_version: None,
             alpn: None,
             client_alpn: None,
+            proxy_protocol: None,
             error: None,
             app: None,
             category: None,

@@ -8,7 +8,7 @@ mod incident;
 mod sink;
 pub mod usage;
 
-pub use access::{new_request_id, now_rfc3339, AccessRecord, Listener, Mode};
+pub use access::{new_request_id, now_rfc3339, AccessRecord, Listener, Mode, ProxyProtocol};
 pub use incident::{IncidentRecord, MAX_EXCERPTS};
 pub use sink::RecordSink;
 pub use usage::UsageRecorder;

@@ -197,6 +197,8 @@ async fn tls(
     };
     let tunnel = Connected {
         client: target.client,
+        // Redirected connections speak no proxy protocol.
+        proxy_protocol: None,
         identity: target.identity,
         host,
         port: original.port(),
