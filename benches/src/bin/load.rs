@@ -64,6 +64,11 @@ struct Args {
     /// Only the keep-alive phases.
     #[arg(long)]
     keepalive_only: bool,
+    /// Total requests per second to offer (0: as fast as the clients can go).
+    /// A fixed rate compares modes at equal load: CPU per request depends on
+    /// how many requests each wake-up of the proxy finds.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Also measure HTTP/3 interception (QUIC listener in `intercept` mode,
     /// reached directly), beside TCP interception by the same process.
     #[arg(long)]
@@ -268,7 +273,7 @@ async fn measure(args: &Args, phases: &[Phase<'_>]) -> Result<()> {
     // Warm up: mint the leaves, fill pools.
     for (_, t, _, pid) in phases {
         if pid.is_some() {
-            run_phase(t, 1, Duration::from_millis(500), true).await;
+            run_phase(t, 1, Duration::from_millis(500), true, 0).await;
         }
     }
     let d = Duration::from_secs(args.seconds);
@@ -285,7 +290,7 @@ async fn measure(args: &Args, phases: &[Phase<'_>]) -> Result<()> {
             Some(pid) => cpu_time(*pid)?,
             None => Duration::ZERO,
         };
-        let r = run_phase(target, args.clients, d, *keepalive).await;
+        let r = run_phase(target, args.clients, d, *keepalive, args.rate).await;
         let cpu = match pid {
             Some(pid) => cpu_time(*pid)?.saturating_sub(cpu_before),
             None => Duration::ZERO,
@@ -361,13 +366,16 @@ async fn run_phase(
     clients: usize,
     duration: Duration,
     keepalive: bool,
+    rate: u64,
 ) -> PhaseResult {
     let start = Instant::now();
     let deadline = start + duration;
+    // Each client sends one request per `every` (rate spread over clients).
+    let every = (rate > 0).then(|| Duration::from_secs_f64(clients as f64 / rate as f64));
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let target = target.clone();
-            tokio::spawn(async move { client_loop(target, deadline, keepalive).await })
+            tokio::spawn(async move { client_loop(target, deadline, keepalive, every).await })
         })
         .collect();
     let mut result = PhaseResult {
@@ -424,11 +432,22 @@ async fn one_request(sender: &mut Sender, target: &Target) -> Result<()> {
 }
 
 /// One HTTP/3 client: a QUIC connection kept for the whole phase.
+/// A ticker for paced clients (`None`: closed loop).
+fn pacer(every: Option<Duration>) -> Option<tokio::time::Interval> {
+    every.map(|d| {
+        let mut t = tokio::time::interval(d);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    })
+}
+
 async fn h3_client_loop(
     target: Target,
     addr: SocketAddr,
     deadline: Instant,
+    every: Option<Duration>,
 ) -> (Vec<Duration>, u64) {
+    let mut pace = pacer(every);
     let mut latencies = Vec::new();
     let mut errors = 0;
     let url = format!("https://origin.bench:{}/reply", target.origin.port());
@@ -440,6 +459,9 @@ async fn h3_client_loop(
         }
     };
     while Instant::now() < deadline {
+        if let Some(p) = pace.as_mut() {
+            p.tick().await;
+        }
         let t = Instant::now();
         match client.request("POST", &url, target.body.clone()).await {
             Ok(r) if r.status == 200 && r.body.len() == target.body.len() => {
@@ -463,14 +485,23 @@ async fn h3_client_loop(
     (latencies, errors)
 }
 
-async fn client_loop(target: Target, deadline: Instant, keepalive: bool) -> (Vec<Duration>, u64) {
+async fn client_loop(
+    target: Target,
+    deadline: Instant,
+    keepalive: bool,
+    every: Option<Duration>,
+) -> (Vec<Duration>, u64) {
     if let Some(addr) = target.h3 {
-        return h3_client_loop(target, addr, deadline).await;
+        return h3_client_loop(target, addr, deadline, every).await;
     }
+    let mut pace = pacer(every);
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut sender: Option<Sender> = None;
     while Instant::now() < deadline {
+        if let Some(p) = pace.as_mut() {
+            p.tick().await;
+        }
         let t = Instant::now();
         let outcome = async {
             let mut s = match sender.take() {
