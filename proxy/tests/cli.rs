@@ -446,3 +446,29 @@ fn config_check_validates_pac() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The README's configuration reference is a configuration the proxy
+/// accepts: documentation and code cannot drift apart unnoticed.
+#[test]
+fn the_readme_configuration_reference_passes_config_check() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = &readme[readme
+        .find("## Configuration reference")
+        .expect("reference section")..];
+    let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + section[start..].find("```").expect("block end");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("reference.toml");
+    std::fs::write(&path, &section[start..end]).expect("write");
+    let out = portcullis()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
