@@ -14,12 +14,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::{Admission, Identity};
 use crate::device::CertDevice;
-use crate::metrics::ListenerLabels;
 use crate::pipeline::body::ProxyBody;
 use crate::pipeline::headers::split_authority;
 use crate::pipeline::record::PendingRecord;
@@ -62,84 +60,64 @@ pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
 /// client that negotiates ALPN `h2` is served HTTP/2.
 pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let label = if tls.is_some() { "https" } else { "explicit" };
-    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
-    loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            _ = state.shutdown.cancelled() => return,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = state.shutdown.cancelled() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // EMFILE and friends: keep serving the clients we have.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::task::yield_now().await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let tls = tls.clone();
-        state.tasks.clone().spawn(async move {
-            let _permit = permit;
-            state
-                .metrics
-                .connections
-                .get_or_create(&ListenerLabels { listener: label })
-                .inc();
-            state.metrics.connections_open.inc();
-            match tls {
-                None => {
+    super::accept::accept_loop(state, listener, label, move |state, stream, peer| {
+        serve_connection(state, stream, peer, tls.clone())
+    })
+    .await;
+}
+
+/// Serves one accepted connection: the proxy protocol in the clear, or
+/// inside TLS (HTTP/1.1 or HTTP/2 by ALPN) on the HTTPS-proxy listener.
+async fn serve_connection(
+    state: Arc<ProxyState>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+) {
+    match tls {
+        None => {
+            let conn = ClientConn {
+                peer,
+                device: None,
+                protocol: ProxyProtocol::Http1,
+                open_streams: None,
+            };
+            serve_client(state.clone(), stream, conn).await
+        }
+        Some(acceptor) => {
+            let timeout = state.config.limits.client_handshake_timeout;
+            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let session = tls.get_ref().1;
+                    let device = session
+                        .peer_certificates()
+                        .and_then(|certs| certs.first())
+                        .and_then(|c| crate::device::device_from_certificate(c))
+                        .map(Arc::new);
+                    let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
+                    let protocol = if h2 {
+                        ProxyProtocol::Http2
+                    } else {
+                        ProxyProtocol::Http1
+                    };
                     let conn = ClientConn {
                         peer,
-                        device: None,
-                        protocol: ProxyProtocol::Http1,
-                        open_streams: None,
+                        device,
+                        protocol,
+                        open_streams: h2.then(OpenStreams::default),
                     };
-                    serve_client(state.clone(), stream, conn).await
-                }
-                Some(acceptor) => {
-                    let timeout = state.config.limits.client_handshake_timeout;
-                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let session = tls.get_ref().1;
-                            let device = session
-                                .peer_certificates()
-                                .and_then(|certs| certs.first())
-                                .and_then(|c| crate::device::device_from_certificate(c))
-                                .map(Arc::new);
-                            let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
-                            let protocol = if h2 {
-                                ProxyProtocol::Http2
-                            } else {
-                                ProxyProtocol::Http1
-                            };
-                            let conn = ClientConn {
-                                peer,
-                                device,
-                                protocol,
-                                open_streams: h2.then(OpenStreams::default),
-                            };
-                            if h2 {
-                                super::h2::serve_client(state.clone(), tls, conn).await;
-                            } else {
-                                serve_client(state.clone(), tls, conn).await;
-                            }
-                        }
-                        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "HTTPS-proxy handshake failed"),
-                        Err(_) => tracing::debug!(client = %peer, "HTTPS-proxy handshake timed out"),
+                    if h2 {
+                        super::h2::serve_client(state.clone(), tls, conn).await;
+                    } else {
+                        serve_client(state.clone(), tls, conn).await;
                     }
                 }
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer, error = %e, "HTTPS-proxy handshake failed")
+                }
+                Err(_) => tracing::debug!(client = %peer, "HTTPS-proxy handshake timed out"),
             }
-            state.metrics.connections_open.dec();
-        });
+        }
     }
 }
 

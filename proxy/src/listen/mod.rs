@@ -1,5 +1,6 @@
 //! Listeners: accept connections and turn their first request into a target.
 
+pub mod accept;
 pub mod connect;
 pub mod explicit;
 pub mod h2;

@@ -23,12 +23,10 @@ use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 use crate::auth::Identity;
 use crate::config::NoSni;
 use crate::intercept::{self, Connected, Decided, Refusal};
-use crate::metrics::ListenerLabels;
 use crate::pipeline::record::PendingRecord;
 use crate::prefixed::Prefixed;
 use crate::records::{AccessRecord, Listener, Mode};
@@ -42,43 +40,13 @@ use policy::{Phase, Tunnel as PolicyTunnel};
 /// `limits.max_connections` at once.
 pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
     let listen_port = listener.local_addr().map_or(0, |a| a.port());
-    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
-    loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            _ = state.shutdown.cancelled() => return,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = state.shutdown.cancelled() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "transparent accept failed");
-                tokio::task::yield_now().await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        state.tasks.clone().spawn(async move {
-            let _permit = permit;
-            state
-                .metrics
-                .connections
-                .get_or_create(&ListenerLabels {
-                    listener: "transparent",
-                })
-                .inc();
-            state.metrics.connections_open.inc();
-            serve_connection(state.clone(), stream, peer, listen_port).await;
-            state.metrics.connections_open.dec();
-        });
-    }
+    crate::listen::accept::accept_loop(
+        state,
+        listener,
+        "transparent",
+        move |state, stream, peer| serve_connection(state, stream, peer, listen_port),
+    )
+    .await;
 }
 
 /// Serves one redirected connection.
