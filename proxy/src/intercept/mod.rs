@@ -220,20 +220,6 @@ async fn blocked<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let timeout = state.config.limits.client_handshake_timeout;
-    let accept = LazyConfigAcceptor::new(Acceptor::default(), client);
-    let start = match tokio::time::timeout(timeout, accept).await {
-        Ok(Ok(start)) => start,
-        Ok(Err(e)) => return pending.fail(format!("invalid TLS ClientHello: {e}")),
-        Err(_) => return pending.fail(format!("no complete ClientHello within {timeout:?}")),
-    };
-    let hello = start.client_hello();
-    let offered: Vec<Vec<u8>> = hello
-        .alpn()
-        .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
-        .unwrap_or_default();
-    let host = pending.record_mut().host.clone();
-    let name = hello.server_name().map_or(host, str::to_ascii_lowercase);
     let (reason, detail) = match &decision {
         Some(d) => {
             let record = pending.record_mut();
@@ -249,10 +235,12 @@ async fn blocked<IO>(
         }
         None => ("blocked".to_owned(), "no upstream connection".to_owned()),
     };
-    error_session::serve(
-        state, start, &name, &offered, 403, &reason, &detail, pending,
-    )
-    .await;
+    let refusal = Refusal {
+        status: 403,
+        reason,
+        detail,
+    };
+    refused(state, client, refusal, pending).await;
 }
 
 /// Serves the proxy's page for `refusal` inside a minted TLS session; the
