@@ -89,6 +89,9 @@ pub struct ProxyState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Every connection task, so shutdown can wait for them.
     pub tasks: tokio_util::task::TaskTracker,
+    /// `limits.max_connections` slots shared by every TCP listener and
+    /// worker thread: the limit is for the whole process.
+    pub connection_slots: Arc<tokio::sync::Semaphore>,
     session_storage: Arc<dyn StoresServerSessions>,
     ticketer: Arc<dyn ProducesTickets>,
 }
@@ -103,6 +106,7 @@ impl ProxyState {
     /// Loads or generates the CA, builds the trust store, resolver, client and
     /// log sinks. Must run inside a tokio runtime.
     pub fn build(config: Config, data_dir: &std::path::Path) -> Result<Arc<Self>, StartError> {
+        let connection_slots = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
         let authority = match (&config.ca.cert, &config.ca.key) {
             (Some(cert), Some(key)) => {
                 Authority::from_files(cert, key, config.ca.chain.as_deref())?
@@ -211,6 +215,7 @@ impl ProxyState {
             ready: AtomicBool::new(false),
             shutdown: tokio_util::sync::CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
+            connection_slots,
             session_storage: ServerSessionMemoryCache::new(16 * 1024),
             ticketer: rustls::crypto::ring::Ticketer::new()?,
         }))

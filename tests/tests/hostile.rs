@@ -220,3 +220,38 @@ async fn metrics_health_and_readiness() {
         "not ready after shutdown"
     );
 }
+
+/// `limits.max_connections` bounds the whole process, not each worker
+/// thread: with two tunnels open and a limit of two, a third client waits
+/// (unserved) until one closes, however many workers there are.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connection_limit_holds_across_worker_threads() {
+    let pki = TestPki::new();
+    let origin = Origin::start(&pki, OriginOptions::new("origin.test")).await;
+    let mut config = TestProxy::config(&pki, &[&origin]);
+    config.limits.max_connections = 2;
+    config.limits.worker_threads = 4;
+    let proxy = TestProxy::start(config).await;
+    let target = format!("origin.test:{}", origin.port());
+    let (head, first) = connect(proxy.server.proxy_addr, &target).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, _second) = connect(proxy.server.proxy_addr, &target).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    let mut third = TcpStream::connect(proxy.server.proxy_addr)
+        .await
+        .expect("tcp");
+    third
+        .write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    // Not served while both slots are taken (a bounded check for absence).
+    let early = tokio::time::timeout(Duration::from_millis(300), read_head(&mut third)).await;
+    assert!(early.is_err(), "served over the limit: {early:?}");
+    // A slot frees: the waiting client is served.
+    drop(first);
+    let head = tokio::time::timeout(Duration::from_secs(10), read_head(&mut third))
+        .await
+        .expect("served once a slot frees");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}

@@ -229,8 +229,10 @@ pub struct InspectionSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
-    /// Maximum concurrent client connections; further clients wait in the
-    /// accept backlog. Default 10,000.
+    /// Maximum concurrent client connections over every TCP listener and
+    /// worker thread, tunnels included (an upgraded `CONNECT` counts until
+    /// it closes); further clients wait in the accept backlog. Default
+    /// 10,000.
     pub max_connections: usize,
     /// Maximum size of a request head (request line and headers); larger gets 431. Default 64 KiB.
     pub max_header_bytes: usize,

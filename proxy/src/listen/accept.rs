@@ -1,5 +1,6 @@
 //! The accept loop every TCP listener shares: at most
-//! `limits.max_connections` connections at once, accept errors (EMFILE and
+//! `limits.max_connections` connections at once over all listeners and
+//! worker threads, accept errors (EMFILE and
 //! friends) survived, `TCP_NODELAY`, connection metrics, each connection on
 //! its own tracked task, and a clean stop at shutdown.
 
@@ -8,10 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 use crate::metrics::ListenerLabels;
 use crate::state::ProxyState;
+
+/// A connection's place under `limits.max_connections`, released when the
+/// last clone is dropped: a tunnel that outlives its proxy-protocol
+/// connection (an upgraded `CONNECT`) keeps a clone, so it keeps counting.
+pub type ConnectionSlot = Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// Accepts on `listener` until shutdown, serving each connection with
 /// `serve`; `label` names the listener in the connection metrics.
@@ -21,18 +26,11 @@ pub async fn accept_loop<F, Fut>(
     label: &'static str,
     serve: F,
 ) where
-    F: Fn(Arc<ProxyState>, TcpStream, SocketAddr) -> Fut,
+    F: Fn(Arc<ProxyState>, TcpStream, SocketAddr, ConnectionSlot) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
+    let permits = state.connection_slots.clone();
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            _ = state.shutdown.cancelled() => return,
-        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = state.shutdown.cancelled() => return,
@@ -46,11 +44,23 @@ pub async fn accept_loop<F, Fut>(
                 continue;
             }
         };
+        // Accepted first, then a slot: the slots are shared by every worker's
+        // listener, so a worker must not hold one while waiting for a client
+        // that the kernel queued on another worker's socket. This worker
+        // accepts nothing more until its client has a slot.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = state.shutdown.cancelled() => return,
+        };
         let _ = stream.set_nodelay(true);
-        let connection = serve(state.clone(), stream, peer);
+        let slot: ConnectionSlot = Arc::new(permit);
+        let connection = serve(state.clone(), stream, peer, slot.clone());
         let task_state = state.clone();
         state.tasks.spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             task_state
                 .metrics
                 .connections

@@ -128,6 +128,8 @@ pub async fn connect(
     pending.discard();
     let tunnel_state = state.clone();
     let open = conn.stream_guard();
+    // The tunnel outlives this request's connection: it keeps the slot.
+    let slot = conn.slot.clone();
     let proxy_protocol = Some(conn.protocol);
     state.tasks.spawn(async move {
         match hyper::upgrade::on(req).await {
@@ -150,6 +152,7 @@ pub async fn connect(
         }
         // The tunnel counts as open on its connection until here.
         drop(open);
+        drop(slot);
     });
     Response::new(empty())
 }

@@ -39,6 +39,8 @@ pub struct ClientConn {
     /// Requests and tunnels open on a multiplexed (HTTP/2) connection,
     /// counted so an idle one can be closed.
     pub open_streams: Option<OpenStreams>,
+    /// Its place under `limits.max_connections`; tunnels keep a clone.
+    pub slot: super::accept::ConnectionSlot,
 }
 
 impl ClientConn {
@@ -60,8 +62,8 @@ pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
 /// client that negotiates ALPN `h2` is served HTTP/2.
 pub async fn serve_with(state: Arc<ProxyState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let label = if tls.is_some() { "https" } else { "explicit" };
-    super::accept::accept_loop(state, listener, label, move |state, stream, peer| {
-        serve_connection(state, stream, peer, tls.clone())
+    super::accept::accept_loop(state, listener, label, move |state, stream, peer, slot| {
+        serve_connection(state, stream, peer, slot, tls.clone())
     })
     .await;
 }
@@ -72,6 +74,7 @@ async fn serve_connection(
     state: Arc<ProxyState>,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
+    slot: super::accept::ConnectionSlot,
     tls: Option<TlsAcceptor>,
 ) {
     match tls {
@@ -81,6 +84,7 @@ async fn serve_connection(
                 device: None,
                 protocol: ProxyProtocol::Http1,
                 open_streams: None,
+                slot,
             };
             serve_client(state.clone(), stream, conn).await
         }
@@ -105,6 +109,7 @@ async fn serve_connection(
                         device,
                         protocol,
                         open_streams: h2.then(OpenStreams::default),
+                        slot,
                     };
                     if h2 {
                         super::h2::serve_client(state.clone(), tls, conn).await;

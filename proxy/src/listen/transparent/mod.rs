@@ -44,7 +44,9 @@ pub async fn serve(state: Arc<ProxyState>, listener: TcpListener) {
         state,
         listener,
         "transparent",
-        move |state, stream, peer| serve_connection(state, stream, peer, listen_port),
+        // The tunnel runs inside this connection's task: the accept loop
+        // holds the slot until it ends.
+        move |state, stream, peer, _slot| serve_connection(state, stream, peer, listen_port),
     )
     .await;
 }
