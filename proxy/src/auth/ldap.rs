@@ -62,7 +62,7 @@ pub enum DirectoryError {
         attribute: String,
     },
     /// The whole authentication took longer than `timeout`.
-    #[error("LDAP: no answer within {0:?}")]
+    #[error("LDAP: timed out, no answer within {0:?}")]
     Timeout(Duration),
 }
 
