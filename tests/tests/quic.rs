@@ -42,6 +42,9 @@ struct Setup {
 
 async fn setup(options: OriginOptions, action: QuicAction, policy: Option<&str>) -> Setup {
     let pki = TestPki::new();
+    // Probe the origin over QUIC only when it speaks it: an ephemeral UDP
+    // port of a parallel test could share a TCP-only origin's port number.
+    let h3 = options.h3;
     let origin = Origin::start(&pki, options).await;
     let dir = tempfile::tempdir().expect("dir");
     let mut config = TestProxy::config(&pki, &[&origin]);
@@ -53,6 +56,7 @@ async fn setup(options: OriginOptions, action: QuicAction, policy: Option<&str>)
     config.quic.listen = Listen::On("127.0.0.1:0".parse().expect("addr"));
     config.quic.action = action;
     config.quic.upstream_port = origin.port();
+    config.quic.upstream_h3 = h3;
     let proxy = TestProxy::start(config).await;
     let base = format!("https://{}:{}", origin.name, origin.port());
     Setup {
