@@ -78,6 +78,23 @@ fn incidents(s: &Setup) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits (up to 10 s) for an incident satisfying `pred`: the incident log
+/// is written by its own background writer, after the access record.
+async fn wait_incident(s: &Setup, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(i) = incidents(s).into_iter().find(|i| pred(i)) {
+            return i;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no matching incident; have: {:#?}",
+            incidents(s)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connect_time_block_is_served_inside_tls_with_the_reference_id() {
     let s = setup(&["casino.test"]).await;
@@ -175,10 +192,7 @@ async fn a_card_number_upload_is_blocked_with_zero_bytes_at_the_origin() {
         .await;
     assert_eq!(record["action"], "block");
     assert_eq!(record["dlp"][0], "card-visa");
-    let incident = incidents(&s)
-        .into_iter()
-        .find(|i| i["direction"] == "upload")
-        .expect("incident");
+    let incident = wait_incident(&s, |i| i["direction"] == "upload").await;
     assert_eq!(incident["request_id"], record["request_id"]);
     assert_eq!(incident["rules"][0]["rule"], "card-visa");
     assert_eq!(incident["excerpts"][0]["excerpt"], "4111***********1111");
@@ -246,7 +260,7 @@ async fn a_secret_deep_in_a_download_aborts_the_stream() {
         .wait_record(|r| r["path"] == "/leak" && r["action"] == "block")
         .await;
     assert_eq!(record["dlp"][0], "aws-secret-access-key");
-    assert!(incidents(&s).iter().any(|i| i["direction"] == "download"));
+    wait_incident(&s, |i| i["direction"] == "download").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
