@@ -166,20 +166,27 @@ impl Gateway {
     /// returns the status and body.
     pub async fn https_get(&self, ip: &str, path: &str) -> (String, String) {
         let resolve = format!("origin.test:443:{ip}");
-        let url = format!("https://origin.test{path}");
+        self.curl_via(&resolve, &[], &format!("https://origin.test{path}"))
+            .await
+    }
+
+    /// curl `url` trusting only the proxy's CA, with curl's `--resolve`
+    /// entry `resolve` and `extra` arguments: returns the status and body
+    /// (fails the test when curl fails).
+    pub async fn curl_via(&self, resolve: &str, extra: &[&str], url: &str) -> (String, String) {
         let ca = self.proxy_ca();
-        let (ok, out, err) = self
-            .curl(&[
-                "--cacert",
-                &ca,
-                "--resolve",
-                &resolve,
-                "-w",
-                "\n%{http_code}",
-                &url,
-            ])
-            .await;
-        assert!(ok, "curl {url} via {ip} failed: {err}");
+        let mut args = vec![
+            "--cacert",
+            &ca,
+            "--resolve",
+            resolve,
+            "-w",
+            "\n%{http_code}",
+        ];
+        args.extend_from_slice(extra);
+        args.push(url);
+        let (ok, out, err) = self.curl(&args).await;
+        assert!(ok, "curl {url} ({resolve}) failed: {err}");
         let (body, status) = out.rsplit_once('\n').expect("status line");
         (status.to_owned(), body.to_owned())
     }

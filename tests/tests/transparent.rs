@@ -165,20 +165,8 @@ async fn bypass_only_when_the_name_resolves_to_the_destination() {
     assert!(!ok, "a faked bypassed SNI must not reach the origin blind");
     // ...and, trusting the proxy's CA, the proxy's error page: the origin's
     // certificate is not valid for bypassed.test.
-    let ca = g.proxy_ca();
-    let (ok, out, err) = g
-        .curl(&[
-            "--cacert",
-            &ca,
-            "--resolve",
-            &resolve,
-            "-w",
-            "\n%{http_code}",
-            "https://bypassed.test/x",
-        ])
-        .await;
-    assert!(ok, "{err}");
-    assert!(out.ends_with("\n502"), "{out}");
+    let (status, out) = g.curl_via(&resolve, &[], "https://bypassed.test/x").await;
+    assert_eq!(status, "502", "{out}");
     let r = g
         .proxy
         .wait_record(|r| is_transparent(r) && r["host"] == "bypassed.test" && r["status"] == 502)
@@ -195,26 +183,21 @@ async fn bypass_only_when_the_name_resolves_to_the_destination() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_card_number_is_blocked_with_zero_bytes_at_the_origin() {
     let g = gateway(Rules::IptablesRedirect, |_| {}).await;
-    let ca = g.proxy_ca();
     let body = format!("{{\"note\": \"pay with {CARD} please\"}}");
     let resolve = format!("origin.test:443:{ORIGIN_V4}");
-    let (ok, out, err) = g
-        .curl(&[
-            "--cacert",
-            &ca,
-            "--resolve",
+    let (status, out) = g
+        .curl_via(
             &resolve,
-            "-w",
-            "\n%{http_code}",
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &body,
+            &[
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                &body,
+            ],
             "https://origin.test/sha256",
-        ])
+        )
         .await;
-    assert!(ok, "{err}");
-    assert!(out.ends_with("\n403"), "{out}");
+    assert_eq!(status, "403", "{out}");
     assert_eq!(g.tls_v4.stats.body_bytes.load(Ordering::SeqCst), 0);
     assert!(
         g.tls_v4.seen().is_empty(),
@@ -250,21 +233,14 @@ async fn planted_card_number_is_blocked_with_zero_bytes_at_the_origin() {
 
     // A clean upload goes through.
     let resolve = format!("origin.test:443:{ORIGIN_V4}");
-    let (ok, out, err) = g
-        .curl(&[
-            "--cacert",
-            &ca,
-            "--resolve",
+    let (status, out) = g
+        .curl_via(
             &resolve,
-            "-w",
-            "\n%{http_code}",
-            "--data-binary",
-            "nothing to see",
+            &["--data-binary", "nothing to see"],
             "https://origin.test/sha256",
-        ])
+        )
         .await;
-    assert!(ok, "{err}");
-    assert!(out.ends_with("\n200"), "{out}");
+    assert_eq!(status, "200", "{out}");
     assert_eq!(g.tls_v4.stats.body_bytes.load(Ordering::SeqCst), 14);
 }
 
@@ -276,24 +252,10 @@ async fn restricted_destinations_are_refused_with_the_reason() {
         c.upstream.allow_private = false
     })
     .await;
-    let ca = g.proxy_ca();
     let resolve = format!("origin.test:443:{ORIGIN_V4}");
-    let (ok, out, err) = g
-        .curl(&[
-            "--cacert",
-            &ca,
-            "--resolve",
-            &resolve,
-            "-w",
-            "\n%{http_code}",
-            "https://origin.test/",
-        ])
-        .await;
-    assert!(ok, "{err}");
-    assert!(
-        out.ends_with("\n403") && out.contains("private address"),
-        "{out}"
-    );
+    let (status, out) = g.curl_via(&resolve, &[], "https://origin.test/").await;
+    assert_eq!(status, "403", "{out}");
+    assert!(out.contains("private address"), "{out}");
     assert_eq!(g.tls_v4.stats.connections.load(Ordering::SeqCst), 0);
 }
 
