@@ -11,6 +11,7 @@ pub mod config;
 pub mod device;
 pub mod error_page;
 pub mod hostmatch;
+pub mod http1_server;
 pub mod http2_server;
 pub mod inspect;
 pub mod intercept;

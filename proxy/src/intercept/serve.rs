@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::auth::Identity;
@@ -91,7 +91,6 @@ pub async fn tunnel<IO>(
     let service = service_fn(move |req| pipeline::intercepted::handle(tunnel.clone(), req));
     let io = TokioIo::new(client_tls);
     let shutdown = state.shutdown.clone();
-    let limits = &state.config.limits;
     if h2 {
         let conn = crate::http2_server::builder(&state.config.http2).serve_connection(io, service);
         tokio::pin!(conn);
@@ -103,21 +102,7 @@ pub async fn tunnel<IO>(
             }
         }
     } else {
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_header_size(limits.max_header_bytes)
-            .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
-            .serve_connection(io, service)
-            .with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            result = conn.as_mut() => log_end(result),
-            _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                log_end(conn.await);
-            }
-        }
+        log_end(crate::http1_server::serve(&state, io, service).await);
     }
 }
 

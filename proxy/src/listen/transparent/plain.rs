@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::Target;
@@ -26,22 +26,7 @@ pub(super) async fn serve(state: Arc<ProxyState>, client: Prefixed<TcpStream>, t
     let target = Arc::new(target);
     let svc_state = state.clone();
     let service = service_fn(move |req| request(svc_state.clone(), target.clone(), req));
-    let limits = &state.config.limits;
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.max_header_bytes)
-        .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
-        .serve_connection(TokioIo::new(client), service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        _ = state.shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
+    let result = crate::http1_server::serve(&state, TokioIo::new(client), service).await;
     if let Err(e) = result {
         tracing::debug!(error = %e, "transparent HTTP connection ended with an error");
     }
