@@ -42,6 +42,9 @@ pub fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Result<Exit
         tracing::info!(
             proxy = %server.proxy_addr,
             admin = ?server.admin_addr,
+            https_proxy = ?server.https_addr,
+            transparent = ?server.transparent_addrs,
+            quic = ?server.quic_addr,
             pac = ?server.pac_addr,
             ca = %ca,
             "portcullis listening"
