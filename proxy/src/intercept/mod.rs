@@ -73,6 +73,25 @@ pub enum Decided {
     Refuse(Refusal),
 }
 
+impl Decided {
+    /// The connection-level (CONNECT-time) policy decision for `context`,
+    /// counted in `portcullis_decisions_total{phase="connect"}`: one place
+    /// for the explicit, transparent and QUIC listeners.
+    pub fn at_connect(state: &ProxyState, context: &policy::Context) -> Decided {
+        let decision = state
+            .inspect
+            .policy
+            .evaluate(context, policy::Phase::Connect);
+        let (decided, label) = match decision.tunnel {
+            policy::Tunnel::Block => (Decided::Block(decision), "block"),
+            policy::Tunnel::Bypass => (Decided::Bypass, "bypass"),
+            policy::Tunnel::Intercept => (Decided::Intercept, "intercept"),
+        };
+        state.metrics.decision("connect", label);
+        decided
+    }
+}
+
 /// A refusal that is not a policy decision.
 #[derive(Debug, Clone)]
 pub struct Refusal {

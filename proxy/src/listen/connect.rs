@@ -20,7 +20,6 @@ use crate::pipeline::{self, refuse};
 use crate::records::{AccessRecord, Mode};
 use crate::state::ProxyState;
 use crate::upstream::connect::connect_addrs;
-use policy::{Phase, Tunnel as PolicyTunnel};
 
 /// Answers a `CONNECT`: checks the target, connects to it, and on success
 /// answers 200 and hands the upgraded stream to the tunnel.
@@ -93,18 +92,7 @@ pub async fn connect(
         client.ip(),
         addrs.first().copied(),
     );
-    let decision = state.inspect.policy.evaluate(&context, Phase::Connect);
-    let tunnel_action = match decision.tunnel {
-        PolicyTunnel::Block => "block",
-        PolicyTunnel::Bypass => "bypass",
-        PolicyTunnel::Intercept => "intercept",
-    };
-    state.metrics.decision("connect", tunnel_action);
-    let decided = match decision.tunnel {
-        PolicyTunnel::Block => Decided::Block(decision),
-        PolicyTunnel::Bypass => Decided::Bypass,
-        PolicyTunnel::Intercept => Decided::Intercept,
-    };
+    let decided = Decided::at_connect(&state, &context);
     let upstream = if matches!(decided, Decided::Block(_)) {
         None
     } else {

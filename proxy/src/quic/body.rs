@@ -117,38 +117,73 @@ impl<R: RecvFrames + Unpin> Body for H3Body<R> {
     }
 }
 
-/// Writes `response` (head, data, trailers) to the h3 stream and finishes
-/// it. A failing response body resets the stream, so the client never
-/// takes a truncated body for a whole one.
-pub async fn send_response(
-    send: &mut SendHalf,
-    response: Response<ProxyBody>,
+/// The sending side of an h3 stream (server: a response; client: a request).
+pub trait SendFrames {
+    /// Sends one DATA frame.
+    async fn data(&mut self, data: Bytes) -> Result<(), h3::error::StreamError>;
+    /// Sends the trailers.
+    async fn trailers(&mut self, trailers: HeaderMap) -> Result<(), h3::error::StreamError>;
+    /// Ends the stream.
+    async fn finish(&mut self) -> Result<(), h3::error::StreamError>;
+    /// Resets the stream with `code`.
+    fn reset(&mut self, code: h3::error::Code);
+}
+
+macro_rules! send_frames {
+    ($t:ty) => {
+        impl SendFrames for $t {
+            async fn data(&mut self, data: Bytes) -> Result<(), h3::error::StreamError> {
+                self.send_data(data).await
+            }
+
+            async fn trailers(
+                &mut self,
+                trailers: HeaderMap,
+            ) -> Result<(), h3::error::StreamError> {
+                self.send_trailers(trailers).await
+            }
+
+            async fn finish(&mut self) -> Result<(), h3::error::StreamError> {
+                <$t>::finish(self).await
+            }
+
+            fn reset(&mut self, code: h3::error::Code) {
+                self.stop_stream(code);
+            }
+        }
+    };
+}
+
+send_frames!(SendHalf);
+send_frames!(h3::client::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>);
+
+/// Writes `body` (data, then trailers) to the h3 stream and finishes it. A
+/// failing body resets the stream with `reset`, so the peer never takes a
+/// truncated body for a whole one.
+pub async fn send_body<S: SendFrames>(
+    send: &mut S,
+    mut body: ProxyBody,
+    reset: h3::error::Code,
 ) -> Result<(), String> {
-    let (mut parts, mut body) = response.into_parts();
-    // Connection-specific fields are not allowed in HTTP/3 (RFC 9114 §4.2).
-    crate::pipeline::headers::strip_hop_by_hop(&mut parts.headers, false);
-    send.send_response(Response::from_parts(parts, ()))
-        .await
-        .map_err(|e| format!("sending the response head: {e}"))?;
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
-                send.stop_stream(h3::error::Code::H3_INTERNAL_ERROR);
-                return Err(format!("response body: {e}"));
+                send.reset(reset);
+                return Err(format!("body: {e}"));
             }
         };
         match frame.into_data() {
             Ok(data) => {
                 if !data.is_empty() {
-                    send.send_data(data)
+                    send.data(data)
                         .await
-                        .map_err(|e| format!("sending response data: {e}"))?;
+                        .map_err(|e| format!("sending data: {e}"))?;
                 }
             }
             Err(frame) => {
                 if let Ok(trailers) = frame.into_trailers() {
-                    send.send_trailers(trailers)
+                    send.trailers(trailers)
                         .await
                         .map_err(|e| format!("sending trailers: {e}"))?;
                 }
@@ -158,4 +193,19 @@ pub async fn send_response(
     send.finish()
         .await
         .map_err(|e| format!("finishing the stream: {e}"))
+}
+
+/// Writes `response` (head, data, trailers) to the h3 stream and finishes
+/// it; a failing response body resets the stream.
+pub async fn send_response(
+    send: &mut SendHalf,
+    response: Response<ProxyBody>,
+) -> Result<(), String> {
+    let (mut parts, body) = response.into_parts();
+    // Connection-specific fields are not allowed in HTTP/3 (RFC 9114 §4.2).
+    crate::pipeline::headers::strip_hop_by_hop(&mut parts.headers, false);
+    send.send_response(Response::from_parts(parts, ()))
+        .await
+        .map_err(|e| format!("sending the response head: {e}"))?;
+    send_body(send, body, h3::error::Code::H3_INTERNAL_ERROR).await
 }

@@ -1,7 +1,8 @@
 //! One intercepted QUIC connection: finish the handshake with a leaf minted
 //! for the SNI, decide at connection level, connect and verify the origin
-//! over TCP, then serve the client's HTTP/3 requests through the same
-//! pipeline as HTTP/1.1 and HTTP/2.
+//! (over HTTP/3 when it answers QUIC, else over TCP), then serve the
+//! client's HTTP/3 requests through the same pipeline as HTTP/1.1 and
+//! HTTP/2.
 //!
 //! QUIC's handshake completes inside quinn before the proxy can act on the
 //! server name, so the client briefly holds a session with the proxy whose
@@ -16,11 +17,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use certs::UpstreamAlpn;
 use http::HeaderMap;
-use policy::{Phase, Tunnel as PolicyTunnel};
 
 use super::body::{send_response, H3Body, SendHalf};
 use super::{H3ConnectError, H3Upstream, Origins};
 use crate::auth::{Admission, Identity};
+use crate::intercept::Decided;
 use crate::pipeline::record::PendingRecord;
 use crate::pipeline::{self, Tunnel, Upstream};
 use crate::records::{AccessRecord, Listener, Mode};
@@ -30,6 +31,7 @@ use crate::upstream::tls::handshake;
 use crate::upstream::UpstreamSession;
 
 /// What every request on a connection gets, decided once per connection.
+#[derive(Clone)]
 enum Serving {
     /// Forwarded through the pipeline on the verified upstream session.
     Intercept(Arc<Tunnel>),
@@ -43,10 +45,35 @@ struct Refusal {
     client: SocketAddr,
     host: String,
     port: u16,
-    status: u16,
-    reason: String,
-    detail: String,
-    decision: Option<policy::Decision>,
+    page: Page,
+}
+
+/// Which page a refused connection's requests get.
+enum Page {
+    /// The policy's block page.
+    Block(policy::Decision),
+    /// The proxy's error page.
+    Error {
+        status: u16,
+        reason: String,
+        detail: String,
+    },
+}
+
+/// The access record of a request (or of the connection, `CONNECT`) that
+/// arrived over QUIC.
+fn quic_record(
+    client: SocketAddr,
+    method: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+) -> AccessRecord {
+    let mut record =
+        AccessRecord::start(client, method, "https", host, port, path, Mode::Intercepted);
+    record.client_alpn = Some("h3");
+    record.listener = Listener::Quic;
+    record
 }
 
 /// Serves one QUIC connection until it ends.
@@ -69,17 +96,7 @@ pub async fn serve(state: Arc<ProxyState>, origins: Arc<Origins>, incoming: quin
         return;
     };
     let port = state.config.quic.upstream_port;
-    let mut record = AccessRecord::start(
-        client,
-        "CONNECT",
-        "https",
-        &host,
-        port,
-        "",
-        Mode::Intercepted,
-    );
-    record.client_alpn = Some("h3");
-    record.listener = Listener::Quic;
+    let record = quic_record(client, "CONNECT", &host, port, "");
     let mut pending = PendingRecord::new(state.clone(), record);
 
     let Some(peer) = admit(&state, client, &conn, &mut pending).await else {
@@ -170,28 +187,26 @@ async fn decide(
     pending: &mut PendingRecord,
 ) -> Option<Serving> {
     let client = peer.client;
-    let refuse = |status: u16, reason: &str, detail: String, decision| {
+    let refuse = |page| {
         Some(Serving::Refuse(Arc::new(Refusal {
             state: state.clone(),
             client,
             host: host.to_owned(),
             port,
-            status,
-            reason: reason.to_owned(),
-            detail,
-            decision,
+            page,
         })))
+    };
+    let error = |status: u16, reason: &str, detail: String| Page::Error {
+        status,
+        reason: reason.to_owned(),
+        detail,
     };
     let addrs = match state.resolver.resolve(host).await {
         Ok(addrs) => addrs,
         Err(e) => {
             let status = crate::upstream::ConnectError::from(e).status();
-            return refuse(
-                status,
-                pipeline::status_reason(status),
-                format!("cannot reach {host}"),
-                None,
-            );
+            let detail = format!("cannot reach {host}");
+            return refuse(error(status, pipeline::status_reason(status), detail));
         }
     };
     let context = state.inspect.connection_context(
@@ -207,33 +222,19 @@ async fn decide(
         record.category = context.app.category.map(|c| c.as_str().to_owned());
         record.registrable_domain = context.app.registrable_domain.clone();
     }
-    let decision = state.inspect.policy.evaluate(&context, Phase::Connect);
-    match decision.tunnel {
-        PolicyTunnel::Block => {
-            state.metrics.decision("connect", "block");
-            let reason = decision
-                .reason
-                .clone()
-                .unwrap_or_else(|| "blocked by your organisation's policy".into());
-            let detail = format!("policy rule {}", decision.rule_label());
-            return refuse(403, &reason, detail, Some(decision));
-        }
-        PolicyTunnel::Bypass => {
-            state.metrics.decision("connect", "bypass");
-            pending.record_mut().action = Some("bypass");
-            pending.fail("bypassed host over QUIC: the client is sent back to TCP".into());
-            return None;
-        }
-        PolicyTunnel::Intercept => state.metrics.decision("connect", "intercept"),
-    }
-    if state.config.inspection.is_bypassed(host) {
+    let bypass = match Decided::at_connect(state, &context) {
+        Decided::Block(decision) => return refuse(Page::Block(decision)),
+        Decided::Bypass => true,
+        Decided::Intercept | Decided::Refuse(_) => false,
+    };
+    if bypass || state.config.inspection.is_bypassed(host) {
         pending.record_mut().action = Some("bypass");
         pending.fail("bypassed host over QUIC: the client is sent back to TCP".into());
         return None;
     }
     let upstream = match connect_upstream(state, origins, host, port, &addrs).await {
         Ok(upstream) => upstream,
-        Err((status, reason, detail)) => return refuse(status, &reason, detail, None),
+        Err((status, reason, detail)) => return refuse(error(status, &reason, detail)),
     };
     pending.set_status(200);
     Some(Serving::Intercept(Arc::new(Tunnel {
@@ -359,10 +360,7 @@ async fn serve_requests(state: Arc<ProxyState>, conn: quinn::Connection, serving
                 break;
             }
         };
-        let serving = match &serving {
-            Serving::Intercept(t) => Serving::Intercept(t.clone()),
-            Serving::Refuse(r) => Serving::Refuse(r.clone()),
-        };
+        let serving = serving.clone();
         state.tasks.spawn(async move {
             let (req, stream) = match resolver.resolve_request().await {
                 Ok(ok) => ok,
@@ -389,27 +387,27 @@ async fn serve_requests(state: Arc<ProxyState>, conn: quinn::Connection, serving
 impl Refusal {
     /// Answers one request with the refusal's page, recorded.
     async fn answer(&self, send: &mut SendHalf, req: &http::Request<()>) -> Result<(), String> {
-        let mut record = AccessRecord::start(
+        let record = quic_record(
             self.client,
             req.method().as_str(),
-            "https",
             &self.host,
             self.port,
             req.uri().path(),
-            Mode::Intercepted,
         );
-        record.client_alpn = Some("h3");
-        record.listener = Listener::Quic;
         let mut pending = PendingRecord::new(self.state.clone(), record);
         let html = crate::error_page::wants_html(req.headers());
-        let response = match &self.decision {
-            Some(decision) => {
+        let response = match &self.page {
+            Page::Block(decision) => {
                 let record = pending.record_mut();
                 record.rule = Some(decision.rule_label().to_owned());
                 record.action = Some("block");
                 pipeline::block_page(&mut pending, decision, html)
             }
-            None => pipeline::refuse(pending, self.status, &self.reason, &self.detail, html),
+            Page::Error {
+                status,
+                reason,
+                detail,
+            } => pipeline::refuse(pending, *status, reason, detail, html),
         };
         send_response(send, response).await
     }

@@ -10,10 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use certs::UpstreamAlpn;
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use tokio::sync::Mutex;
 
-use super::body::H3Body;
+use super::body::{send_body, H3Body};
 use crate::pipeline::body::ProxyBody;
 use crate::state::ProxyState;
 
@@ -88,29 +87,9 @@ impl H3Upstream {
         };
         let (mut send, mut recv) = stream.split();
         tokio::spawn(async move {
-            let mut body = body;
-            while let Some(frame) = body.frame().await {
-                let sent = match frame {
-                    Err(e) => {
-                        tracing::debug!(error = %e, "request body failed; upstream stream reset");
-                        send.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
-                        return;
-                    }
-                    Ok(frame) => match frame.into_data() {
-                        Ok(data) if data.is_empty() => Ok(()),
-                        Ok(data) => send.send_data(data).await,
-                        Err(frame) => match frame.into_trailers() {
-                            Ok(trailers) => send.send_trailers(trailers).await,
-                            Err(_) => Ok(()),
-                        },
-                    },
-                };
-                if let Err(e) = sent {
-                    return tracing::debug!(error = %e, "upstream HTTP/3 request body not sent");
-                }
-            }
-            if let Err(e) = send.finish().await {
-                tracing::debug!(error = %e, "upstream HTTP/3 request not finished");
+            if let Err(e) = send_body(&mut send, body, h3::error::Code::H3_REQUEST_CANCELLED).await
+            {
+                tracing::debug!(error = %e, "upstream HTTP/3 request not sent whole");
             }
         });
         let head = recv

@@ -34,7 +34,6 @@ use crate::state::ProxyState;
 use crate::upstream::connect::connect_addrs_marked;
 use crate::upstream::destination::restricted_reason;
 use hello::Opening;
-use policy::{Phase, Tunnel as PolicyTunnel};
 
 /// Accepts redirected connections on `listener` until shutdown, at most
 /// `limits.max_connections` at once.
@@ -135,13 +134,7 @@ async fn tls(
         target.client.ip(),
         Some(original.ip()),
     );
-    let decision = state.inspect.policy.evaluate(&context, Phase::Connect);
-    let (decided, label) = match decision.tunnel {
-        PolicyTunnel::Block => (Decided::Block(decision), "block"),
-        PolicyTunnel::Bypass => (Decided::Bypass, "bypass"),
-        PolicyTunnel::Intercept => (Decided::Intercept, "intercept"),
-    };
-    state.metrics.decision("connect", label);
+    let decided = Decided::at_connect(&state, &context);
     let decided = match unidentified(&state, target.identity.as_deref()) {
         Some(refusal) => Decided::Refuse(refusal),
         None => decided,
