@@ -231,42 +231,65 @@ fn spawn_quic(
     state: Arc<ProxyState>,
     addr: SocketAddr,
 ) -> Result<(SocketAddr, oneshot::Receiver<()>), ServeError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ServeError::Worker)?;
     let (bound_tx, bound_rx) = std::sync::mpsc::channel();
-    let (done_tx, done_rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("portcullis-quic".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                let endpoint = match crate::quic::endpoint(&state, addr) {
-                    Ok(endpoint) => endpoint,
-                    Err(e) => {
-                        let _ = bound_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let local = endpoint
-                    .local_addr()
-                    .map_err(|source| crate::quic::QuicError::Bind { addr, source });
-                let failed = local.is_err();
-                let _ = bound_tx.send(local);
-                if failed {
-                    return;
-                }
-                crate::quic::serve(state.clone(), endpoint).await;
-                let grace = state.config.limits.shutdown_grace;
-                let _ = tokio::time::timeout(grace, state.tasks.wait()).await;
-            });
-            let _ = done_tx.send(());
-        })
-        .map_err(ServeError::Worker)?;
+    let done = spawn_event_loop("portcullis-quic".into(), state, move |state| async move {
+        let bound = crate::quic::endpoint(&state, addr).and_then(|endpoint| {
+            let local = endpoint
+                .local_addr()
+                .map_err(|source| crate::quic::QuicError::Bind { addr, source })?;
+            Ok((endpoint, local))
+        });
+        match bound {
+            Ok((endpoint, local)) => {
+                let _ = bound_tx.send(Ok(local));
+                crate::quic::serve(state, endpoint).await;
+            }
+            Err(e) => {
+                let _ = bound_tx.send(Err(e));
+            }
+        }
+    })
+    .map_err(ServeError::Worker)?;
     let local = bound_rx
         .recv()
         .map_err(|_| crate::quic::QuicError::Config("the QUIC thread ended".into()))??;
-    Ok((local, done_rx))
+    Ok((local, done))
+}
+
+/// Runs `serve` on a thread of its own with a single-threaded runtime; once
+/// it returns (shutdown), the connections it started get
+/// `limits.shutdown_grace` to finish. The receiver completes when the
+/// thread is done.
+fn spawn_event_loop<F, Fut>(
+    name: String,
+    state: Arc<ProxyState>,
+    serve: F,
+) -> std::io::Result<oneshot::Receiver<()>>
+where
+    F: FnOnce(Arc<ProxyState>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new().name(name).spawn(move || {
+        runtime.block_on(async move {
+            serve(state.clone()).await;
+            let grace = state.config.limits.shutdown_grace;
+            if tokio::time::timeout(grace, state.tasks.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    open = state.tasks.len(),
+                    "shutdown grace period over; closing remaining connections"
+                );
+            }
+        });
+        let _ = done_tx.send(());
+    })?;
+    Ok(done_rx)
 }
 
 /// A non-blocking listener on `addr` that other sockets may share with
@@ -288,62 +311,44 @@ fn spawn_worker(
     listener: std::net::TcpListener,
     transparent: Vec<std::net::TcpListener>,
 ) -> std::io::Result<oneshot::Receiver<()>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (done_tx, done_rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name(format!("portcullis-worker-{index}"))
-        .spawn(move || {
-            runtime.block_on(async move {
-                // Keep the timer wheel's next wake-up within half a second:
-                // tokio wakes its own driver (an eventfd write and a spurious
-                // epoll return) whenever a timer is armed earlier than the next
-                // wake-up — which hyper's per-request header timeout otherwise
-                // does on every keep-alive request.
-                tokio::spawn(async {
-                    let mut tick = tokio::time::interval(Duration::from_millis(500));
-                    loop {
-                        tick.tick().await;
-                    }
-                });
-                let explicit = async {
-                    match TcpListener::from_std(listener) {
-                        Ok(listener) => {
-                            crate::listen::explicit::serve(state.clone(), listener).await
-                        }
-                        Err(e) => tracing::error!(error = %e, "worker cannot use its listener"),
-                    }
-                };
-                let transparent =
-                    futures_util::future::join_all(transparent.into_iter().map(|listener| {
-                        let state = state.clone();
-                        async move {
-                            match TcpListener::from_std(listener) {
-                                Ok(listener) => {
-                                    crate::listen::transparent::serve(state, listener).await
-                                }
-                                Err(e) => tracing::error!(
-                                    error = %e,
-                                    "worker cannot use its transparent listener"
-                                ),
-                            }
-                        }
-                    }));
-                tokio::join!(explicit, transparent);
-                // Accepting stopped (shutdown): let this worker's connections finish.
-                let grace = state.config.limits.shutdown_grace;
-                if tokio::time::timeout(grace, state.tasks.wait())
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(
-                        open = state.tasks.len(),
-                        "shutdown grace period over; closing remaining connections"
-                    );
+    spawn_event_loop(
+        format!("portcullis-worker-{index}"),
+        state,
+        move |state| async move {
+            // Keep the timer wheel's next wake-up within half a second:
+            // tokio wakes its own driver (an eventfd write and a spurious
+            // epoll return) whenever a timer is armed earlier than the next
+            // wake-up — which hyper's per-request header timeout otherwise
+            // does on every keep-alive request.
+            tokio::spawn(async {
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tick.tick().await;
                 }
             });
-            let _ = done_tx.send(());
-        })?;
-    Ok(done_rx)
+            let explicit = async {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => crate::listen::explicit::serve(state.clone(), listener).await,
+                    Err(e) => tracing::error!(error = %e, "worker cannot use its listener"),
+                }
+            };
+            let transparent =
+                futures_util::future::join_all(transparent.into_iter().map(|listener| {
+                    let state = state.clone();
+                    async move {
+                        match TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                crate::listen::transparent::serve(state, listener).await
+                            }
+                            Err(e) => tracing::error!(
+                                error = %e,
+                                "worker cannot use its transparent listener"
+                            ),
+                        }
+                    }
+                }));
+            // Accepting stops at shutdown.
+            tokio::join!(explicit, transparent);
+        },
+    )
 }
