@@ -76,6 +76,28 @@ impl Setup {
     }
 }
 
+/// GETs `size` pattern bytes and POSTs as many to `/sha256` over `client`,
+/// asserting both arrive byte-identical; returns what the origin said it
+/// received (length, SHA-256, protocol).
+async fn round_trip(client: &mut H3Client, base: &str, size: usize) -> serde_json::Value {
+    let get = client
+        .request("GET", &format!("{base}/bytes/{size}"), Bytes::new())
+        .await
+        .expect("GET");
+    assert_eq!(get.status, 200);
+    assert_eq!(sha256_hex(&get.body), sha256_hex(&pattern(size)));
+    let upload = Bytes::from(pattern(size));
+    let post = client
+        .request("POST", &format!("{base}/sha256"), upload.clone())
+        .await
+        .expect("POST");
+    assert_eq!(post.status, 200);
+    let seen: serde_json::Value = serde_json::from_slice(&post.body).expect("json");
+    assert_eq!(seen["len"], size);
+    assert_eq!(seen["sha256"], sha256_hex(&upload));
+    seen
+}
+
 /// Origin options for `name`, edited.
 fn origin(name: &str, edit: impl FnOnce(&mut OriginOptions)) -> OriginOptions {
     let mut options = OriginOptions::new(name);
@@ -90,23 +112,7 @@ async fn http3_get_and_a_10_mib_post_are_byte_identical_through_interception() {
     let mut client = t.connect().await.expect("connect");
 
     const SIZE: usize = 10 * 1024 * 1024;
-    let get = client
-        .request("GET", &format!("{base}/bytes/{SIZE}"), Bytes::new())
-        .await
-        .expect("GET");
-    assert_eq!(get.status, 200);
-    assert_eq!(sha256_hex(&get.body), sha256_hex(&pattern(SIZE)));
-
-    // The origin answers with the length and SHA-256 of what it received.
-    let upload = Bytes::from(pattern(SIZE));
-    let post = client
-        .request("POST", &format!("{base}/sha256"), upload.clone())
-        .await
-        .expect("POST");
-    assert_eq!(post.status, 200);
-    let seen: serde_json::Value = serde_json::from_slice(&post.body).expect("json");
-    assert_eq!(seen["len"], SIZE);
-    assert_eq!(seen["sha256"], sha256_hex(&upload));
+    round_trip(&mut client, base, SIZE).await;
     assert_eq!(origin.stats.body_bytes.load(Ordering::SeqCst), SIZE as u64);
 
     let record = proxy
@@ -114,7 +120,7 @@ async fn http3_get_and_a_10_mib_post_are_byte_identical_through_interception() {
         .await;
     assert_eq!(record["status"], 200);
     assert_eq!(record["mode"], "intercepted");
-    assert_eq!(record["bytes_in"], upload.len() as u64);
+    assert_eq!(record["bytes_in"], SIZE as u64);
     assert!(
         record["alpn"] == "h2" || record["alpn"] == "http/1.1",
         "upstream over TCP: {record}"
@@ -233,21 +239,8 @@ async fn an_origin_that_speaks_http3_is_reached_over_http3() {
     .await;
     let (origin, proxy, base) = (&t.origin, &t.proxy, &t.base);
     let mut client = t.connect().await.expect("connect");
-    const SIZE: usize = 3 * 1024 * 1024;
-    let get = client
-        .request("GET", &format!("{base}/bytes/{SIZE}"), Bytes::new())
-        .await
-        .expect("GET");
-    assert_eq!(get.status, 200);
-    assert_eq!(sha256_hex(&get.body), sha256_hex(&pattern(SIZE)));
-    let upload = Bytes::from(pattern(SIZE));
-    let post = client
-        .request("POST", &format!("{base}/sha256"), upload.clone())
-        .await
-        .expect("POST");
-    let seen: serde_json::Value = serde_json::from_slice(&post.body).expect("json");
+    let seen = round_trip(&mut client, base, 3 * 1024 * 1024).await;
     assert_eq!(seen["protocol"], "h3");
-    assert_eq!(seen["sha256"], sha256_hex(&upload));
     assert!(origin
         .seen()
         .iter()
