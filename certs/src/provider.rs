@@ -39,13 +39,15 @@ fn portcullis_provider() -> CryptoProvider {
 }
 
 fn preference(suite: rustls::CipherSuite) -> u8 {
-    let name = format!("{suite:?}");
-    if name.contains("AES_128_GCM") {
-        0
-    } else if name.contains("AES_256_GCM") {
-        1
-    } else {
-        2
+    use rustls::CipherSuite as S;
+    match suite {
+        S::TLS13_AES_128_GCM_SHA256
+        | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+        S::TLS13_AES_256_GCM_SHA384
+        | S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+        | S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => 1,
+        _ => 2,
     }
 }
 
