@@ -111,7 +111,7 @@ pub fn client_endpoint(mark: Option<u32>) -> std::io::Result<quinn::Endpoint> {
     )?;
     socket.set_only_v6(false)?;
     if let Some(mark) = mark {
-        set_mark(&socket, mark)?;
+        crate::upstream::connect::set_mark(socket2::SockRef::from(&socket), mark)?;
     }
     socket.bind(&SocketAddr::from(([0u16; 8], 0)).into())?;
     quinn::Endpoint::new(
@@ -120,19 +120,6 @@ pub fn client_endpoint(mark: Option<u32>) -> std::io::Result<quinn::Endpoint> {
         socket.into(),
         Arc::new(quinn::TokioRuntime),
     )
-}
-
-#[cfg(target_os = "linux")]
-fn set_mark(socket: &socket2::Socket, mark: u32) -> std::io::Result<()> {
-    socket.set_mark(mark)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_mark(_: &socket2::Socket, _: u32) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "SO_MARK needs Linux",
-    ))
 }
 
 async fn open(

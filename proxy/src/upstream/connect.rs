@@ -118,17 +118,19 @@ async fn open(addr: SocketAddr, mark: Option<u32>) -> std::io::Result<TcpStream>
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
-    set_mark(&socket, mark)?;
+    set_mark(socket2::SockRef::from(&socket), mark)?;
     socket.connect(addr).await
 }
 
+/// Sets `SO_MARK` on any socket the proxy opens upstream (TCP or UDP).
 #[cfg(target_os = "linux")]
-fn set_mark(socket: &tokio::net::TcpSocket, mark: u32) -> std::io::Result<()> {
-    socket2::SockRef::from(socket).set_mark(mark)
+pub(crate) fn set_mark(socket: socket2::SockRef<'_>, mark: u32) -> std::io::Result<()> {
+    socket.set_mark(mark)
 }
 
+/// Sets `SO_MARK` on any socket the proxy opens upstream (TCP or UDP).
 #[cfg(not(target_os = "linux"))]
-fn set_mark(_: &tokio::net::TcpSocket, _: u32) -> std::io::Result<()> {
+pub(crate) fn set_mark(_: socket2::SockRef<'_>, _: u32) -> std::io::Result<()> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
         "SO_MARK needs Linux",
