@@ -78,6 +78,16 @@ fn incidents(s: &Setup) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// POSTs `body` to an origin's `/sha256` and asserts it arrived byte-identical.
+async fn arrives_intact(client: &reqwest::Client, url: &str, body: String) {
+    let expected = portcullis_tests::sha256_hex(body.as_bytes());
+    let resp = client.post(url).body(body).send().await.expect("POST");
+    assert_eq!(resp.status(), 200);
+    let json: serde_json::Value =
+        serde_json::from_str(&resp.text().await.expect("t")).expect("json");
+    assert_eq!(json["sha256"], expected);
+}
+
 /// Waits (up to 10 s) for an incident satisfying `pred`: the incident log
 /// is written by its own background writer, after the access record.
 async fn wait_incident(s: &Setup, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
@@ -156,35 +166,12 @@ async fn a_card_number_upload_is_blocked_with_zero_bytes_at_the_origin() {
     );
 
     // The same upload where the policy does not scan goes through intact.
-    let resp = client
-        .post(format!("https://other.test:{}/sha256", other.port()))
-        .body(body.clone())
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(resp.status(), 200);
-    let json: serde_json::Value =
-        serde_json::from_str(&resp.text().await.expect("t")).expect("json");
-    assert_eq!(
-        json["sha256"],
-        portcullis_tests::sha256_hex(body.as_bytes())
-    );
+    let url = format!("https://other.test:{}/sha256", other.port());
+    arrives_intact(&client, &url, body).await;
 
     // A clean upload to the scanned app is forwarded byte-identical.
-    let clean = "nothing to see here".repeat(1000);
-    let resp = client
-        .post(format!("https://files.test:{}/sha256", files.port()))
-        .body(clean.clone())
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(resp.status(), 200);
-    let json: serde_json::Value =
-        serde_json::from_str(&resp.text().await.expect("t")).expect("json");
-    assert_eq!(
-        json["sha256"],
-        portcullis_tests::sha256_hex(clean.as_bytes())
-    );
+    let url = format!("https://files.test:{}/sha256", files.port());
+    arrives_intact(&client, &url, "nothing to see here".repeat(1000)).await;
 
     let record = s
         .proxy
