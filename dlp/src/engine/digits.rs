@@ -208,19 +208,16 @@ impl Threshold {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn masks16(b: &[u8; 16]) -> (u64, u64) {
+    use super::bytemask::in_range as lanes_in_range;
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_sub_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
     // always available; the load reads exactly the 16 bytes of `b`
     // (unaligned loads are allowed).
     unsafe {
         let x = _mm_loadu_si128(b.as_ptr().cast());
-        let in_range = |lo: u8, len: u8| {
-            let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
-            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((len - 1) as i8)), t)
-        };
+        let in_range = |lo: u8, len: u8| lanes_in_range(x, lo, len);
         let digits = in_range(b'0', 10);
         let seps = _mm_or_si128(
             _mm_or_si128(in_range(b'-', 3), in_range(b'(', 2)),
@@ -240,17 +237,14 @@ fn masks16(b: &[u8; 16]) -> (u64, u64) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn letters16(b: &[u8; 16]) -> u64 {
+    use super::bytemask::in_range as lanes_in_range;
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_sub_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
     // SAFETY: as in `masks16`.
     unsafe {
         let x = _mm_loadu_si128(b.as_ptr().cast());
-        let in_range = |lo: u8, len: u8| {
-            let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
-            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((len - 1) as i8)), t)
-        };
+        let in_range = |lo: u8, len: u8| lanes_in_range(x, lo, len);
         let m = _mm_or_si128(
             _mm_or_si128(in_range(b'A', 26), in_range(b'a', 26)),
             _mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8)),
@@ -272,13 +266,7 @@ fn letters16(b: &[u8; 16]) -> u64 {
 
 #[inline]
 fn letters(block: &[u8; 64]) -> u64 {
-    let mut m = 0u64;
-    for (i, sub) in block.chunks_exact(16).enumerate() {
-        if let Ok(sub) = <&[u8; 16]>::try_from(sub) {
-            m |= letters16(sub) << (16 * i);
-        }
-    }
-    m
+    super::bytemask::mask64(block, letters16)
 }
 
 /// Digit and separator masks of 16 bytes (bit k: byte k).

@@ -18,6 +18,7 @@
 //! a pattern can have (at most [`MAX_MATCH_LEN`] bytes).
 
 mod analyze;
+mod bytemask;
 mod compile;
 mod dictionary;
 mod digits;
