@@ -132,11 +132,17 @@ pub enum DlpCommand {
 pub enum PolicyCommand {
     /// Validate a policy file.
     Check {
+        /// Catalogue file extending the built-in one (apps the policy names).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
         /// The policy file.
         file: PathBuf,
     },
     /// Run a policy's test cases.
     Test {
+        /// Catalogue file extending the built-in one (apps the policy names).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
         /// The test file.
         file: PathBuf,
     },
@@ -181,11 +187,11 @@ pub fn main() -> ExitCode {
             urls,
         } => policy::classify(catalog.as_deref(), &method, &urls),
         Command::Policy {
-            command: PolicyCommand::Check { file },
-        } => policy::check(&file),
+            command: PolicyCommand::Check { catalog, file },
+        } => policy::check(catalog.as_deref(), &file),
         Command::Policy {
-            command: PolicyCommand::Test { file },
-        } => policy::test(&file),
+            command: PolicyCommand::Test { catalog, file },
+        } => policy::test(catalog.as_deref(), &file),
         Command::Report {
             command:
                 ReportCommand::ShadowIt {

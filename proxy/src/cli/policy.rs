@@ -60,9 +60,9 @@ pub(crate) fn load_policy(path: &Path, classifier: &Classifier) -> anyhow::Resul
     }
 }
 
-/// `policy check FILE`.
-pub fn check(file: &Path) -> anyhow::Result<ExitCode> {
-    let classifier = classifier(None).map_err(anyhow::Error::msg)?;
+/// `policy check [--catalog EXTRA] FILE`.
+pub fn check(catalog: Option<&Path>, file: &Path) -> anyhow::Result<ExitCode> {
+    let classifier = classifier(catalog).map_err(anyhow::Error::msg)?;
     Ok(match load_policy(file, &classifier)? {
         Some(_) => {
             println!("{}: ok", file.display());
@@ -72,8 +72,9 @@ pub fn check(file: &Path) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `policy test FILE`: runs the cases against the policy the file names.
-pub fn test(file: &Path) -> anyhow::Result<ExitCode> {
+/// `policy test [--catalog EXTRA] FILE`: runs the cases against the policy
+/// the file names.
+pub fn test(catalog: Option<&Path>, file: &Path) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
     let suite = match policy::suite::Suite::parse(&text, &file.display().to_string()) {
         Ok(s) => s,
@@ -90,7 +91,7 @@ pub fn test(file: &Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let policy_path = file.parent().unwrap_or(Path::new(".")).join(policy_path);
-    let classifier = classifier(None).map_err(anyhow::Error::msg)?;
+    let classifier = classifier(catalog).map_err(anyhow::Error::msg)?;
     let Some(policy) = load_policy(&policy_path, &classifier)? else {
         return Ok(ExitCode::FAILURE);
     };
