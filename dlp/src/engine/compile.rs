@@ -122,17 +122,15 @@ pub(super) fn compile(pack: &RulePack) -> Result<Inner, RuleError> {
 /// pattern needs, and for patterns that fix the byte before their digits,
 /// their fewest digits when that byte is present.
 fn threshold(b: &Builder) -> Option<Threshold> {
-    let mut t = Threshold {
-        min_digits: u32::MAX,
-        after: Vec::new(),
-    };
+    let mut min_digits = u32::MAX;
+    let mut after = Vec::new();
     for &p in &b.digit_patterns {
         let Some(d) = &b.patterns[p as usize].digits else {
             continue;
         };
         let min = d.min.max(1);
         if d.before.is_empty() {
-            t.min_digits = t.min_digits.min(min);
+            min_digits = min_digits.min(min);
             continue;
         }
         let sets = d
@@ -146,9 +144,9 @@ fn threshold(b: &Builder) -> Option<Threshold> {
                 table
             })
             .collect();
-        t.after.push((min, sets));
+        after.push((min, sets));
     }
-    (t.min_digits != u32::MAX || !t.after.is_empty()).then_some(t)
+    (min_digits != u32::MAX || !after.is_empty()).then(|| Threshold::new(min_digits, after))
 }
 
 impl Builder {

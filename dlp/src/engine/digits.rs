@@ -142,9 +142,12 @@ fn measure(hay: &[u8], start: usize, limit: usize) -> Cluster {
 /// least its fewest digits when those bytes precede the cluster.
 #[derive(Debug, Clone)]
 pub(crate) struct Threshold {
-    pub min_digits: u32,
+    min_digits: u32,
     /// (fewest digits, allowed bytes before the cluster, nearest first).
-    pub after: Vec<(u32, Vec<[bool; 256]>)>,
+    after: Vec<(u32, Vec<[bool; 256]>)>,
+    /// The union of the "after" rules' allowed bytes one and two positions
+    /// before a cluster (a quick pre-check; `None`: any byte).
+    before: [Option<Box<[bool; 256]>>; 2],
 }
 
 /// Bit k set when bits k..k+n of `c` are all set (runs of at least `n`);
@@ -166,23 +169,49 @@ fn runs_at_least(c: u64, n: u32) -> u64 {
     r
 }
 
-/// `true` for ASCII letters and space.
-#[inline]
-fn is_letter_or_space(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b' '
-}
-
 impl Threshold {
-    /// The fewest digits any "after" rule needs, and whether every byte
-    /// those rules allow before a cluster is an ASCII letter or space.
-    fn after_summary(&self) -> Option<(u32, bool)> {
-        let min = self.after.iter().map(|(m, _)| *m).min()?;
-        let letters = self.after.iter().all(|(_, sets)| {
-            sets.first().is_some_and(|set| {
-                (0..=255u8).all(|b| !set[usize::from(b)] || is_letter_or_space(b))
+    /// Builds the threshold for patterns needing `min_digits` digits, and
+    /// for "after" patterns `(fewest digits, allowed bytes before the
+    /// cluster, nearest first)`.
+    pub fn new(min_digits: u32, after: Vec<(u32, Vec<[bool; 256]>)>) -> Threshold {
+        let near = |i: usize| -> Option<Box<[bool; 256]>> {
+            let mut union = [false; 256];
+            for (_, sets) in &after {
+                let set = sets.get(i)?;
+                for (u, s) in union.iter_mut().zip(set) {
+                    *u |= *s;
+                }
+            }
+            Some(Box::new(union))
+        };
+        let before = if after.is_empty() {
+            [None, None]
+        } else {
+            [near(0), near(1)]
+        };
+        Threshold {
+            min_digits,
+            after,
+            before,
+        }
+    }
+
+    /// The fewest digits any "after" rule needs.
+    fn after_min(&self) -> Option<u32> {
+        self.after.iter().map(|(m, _)| *m).min()
+    }
+
+    /// Whether the bytes just before `start` could precede a cluster for
+    /// some "after" rule (the union of their allowed bytes).
+    #[inline]
+    fn before_allows(&self, hay: &[u8], start: usize) -> bool {
+        self.before.iter().enumerate().all(|(back, set)| {
+            set.as_ref().is_none_or(|set| {
+                start
+                    .checked_sub(back + 1)
+                    .is_some_and(|j| set[usize::from(hay[j])])
             })
-        });
-        Some((min, letters))
+        })
     }
 
     /// Some "after" rule accepts `digits` digits at `start`.
@@ -233,42 +262,6 @@ fn masks16(b: &[u8; 16]) -> (u64, u64) {
     }
 }
 
-/// ASCII letter-or-space mask of 16 bytes (bit k: byte k).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn letters16(b: &[u8; 16]) -> u64 {
-    use super::bytemask::in_range as lanes_in_range;
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: as in `masks16`.
-    unsafe {
-        let x = _mm_loadu_si128(b.as_ptr().cast());
-        let in_range = |lo: u8, len: u8| lanes_in_range(x, lo, len);
-        let m = _mm_or_si128(
-            _mm_or_si128(in_range(b'A', 26), in_range(b'a', 26)),
-            _mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8)),
-        );
-        u64::from(_mm_movemask_epi8(m) as u16)
-    }
-}
-
-/// ASCII letter-or-space mask of 16 bytes (bit k: byte k).
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn letters16(b: &[u8; 16]) -> u64 {
-    let mut m = 0u64;
-    for (k, &c) in b.iter().enumerate() {
-        m |= u64::from(is_letter_or_space(c)) << k;
-    }
-    m
-}
-
-#[inline]
-fn letters(block: &[u8; 64]) -> u64 {
-    super::bytemask::mask64(block, letters16)
-}
-
 /// Digit and separator masks of 16 bytes (bit k: byte k).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
@@ -310,12 +303,14 @@ pub(crate) fn clusters(
     let mut i = from;
     // Positions below `skip_to` belong to a cluster already handled.
     let mut skip_to = from;
-    let after = t.after_summary();
+    let after_min = t.after_min();
+    // The next block's masks, once a cluster crossing into it needed them.
+    let mut ahead: Option<Option<(u64, u64)>> = None;
     while i + 64 + 3 <= limit.min(to + 3) && i + 64 <= to {
         let Ok(block) = <&[u8; 64]>::try_from(&hay[i..i + 64]) else {
             break;
         };
-        let (d, s) = masks(block);
+        let (d, s) = ahead.take().flatten().unwrap_or_else(|| masks(block));
         if d == 0 {
             i += 64;
             continue;
@@ -347,15 +342,17 @@ pub(crate) fn clusters(
         // digits) is long enough; runs touching the block end count as long.
         let open = c | (0b111 << 61);
         let mut wanted = runs_at_least(open, t.min_digits);
-        if let Some((min_after, only_letters)) = after {
-            let long = runs_at_least(open, min_after);
-            wanted |= if only_letters {
-                let l = letters(block);
-                let l1 = u64::from(i > 0 && is_letter_or_space(hay[i - 1]));
-                long & ((l << 1) | l1)
-            } else {
-                long
-            };
+        if let Some(min_after) = after_min {
+            // Starts only an "after" rule could want: check the bytes
+            // before them.
+            let mut maybe = runs_at_least(open, min_after) & starts & !wanted;
+            while maybe != 0 {
+                let k = maybe.trailing_zeros();
+                maybe &= maybe - 1;
+                if t.before_allows(hay, i + k as usize) {
+                    wanted |= 1 << k;
+                }
+            }
         }
         starts &= wanted;
         while starts != 0 {
@@ -366,16 +363,33 @@ pub(crate) fn clusters(
                 continue;
             }
             let run = (!(c >> k)).trailing_zeros() as usize;
-            if k + run + 3 < 64 && run + 3 < CLUSTER_CAP {
-                let span = if run >= 64 {
-                    u64::MAX
+            let most_digits = if k + run + 3 < 64 && run + 3 < CLUSTER_CAP {
+                Some((d & (((1u64 << run) - 1) << k)).count_ones())
+            } else {
+                // The cluster may cross the block end, where bridges are
+                // unknown: bound its digits by those of the run of digits
+                // and separators from `k`, continued into the next block.
+                let ds = d | s;
+                let run = (!(ds >> k)).trailing_zeros() as usize;
+                if k + run < 64 {
+                    Some((d & (((1u64 << run) - 1) << k)).count_ones())
                 } else {
-                    ((1u64 << run) - 1) << k
-                };
-                let digits = (d & span).count_ones();
-                if !t.wants(hay, start, digits) {
-                    continue;
+                    let next = *ahead.get_or_insert_with(|| {
+                        hay.get(i + 64..i + 128)
+                            .filter(|_| i + 128 <= limit)
+                            .and_then(|b| <&[u8; 64]>::try_from(b).ok())
+                            .map(masks)
+                    });
+                    next.and_then(|(dn, sn)| {
+                        let more = (!(dn | sn)).trailing_zeros();
+                        (more < 64).then(|| {
+                            (d >> k).count_ones() + (dn & ((1u64 << more) - 1)).count_ones()
+                        })
+                    })
                 }
+            };
+            if most_digits.is_some_and(|n| !t.wants(hay, start, n)) {
+                continue;
             }
             let cl = measure(hay, start, limit.min(start + CLUSTER_CAP));
             if t.wants(hay, start, cl.digits) {
@@ -410,10 +424,7 @@ mod tests {
     use super::*;
 
     fn any() -> Threshold {
-        Threshold {
-            min_digits: 1,
-            after: Vec::new(),
-        }
+        Threshold::new(1, Vec::new())
     }
 
     fn all(text: &str) -> Vec<(String, u32)> {
@@ -449,38 +460,55 @@ mod tests {
         assert_eq!(c.group_counts & (1 << 7), 0);
     }
 
+    fn table(bytes: impl IntoIterator<Item = u8>) -> [bool; 256] {
+        let mut t = [false; 256];
+        for b in bytes {
+            t[usize::from(b)] = true;
+        }
+        t
+    }
+
     #[test]
     fn block_masks_agree_with_the_byte_loop() {
         let mut text = String::new();
         for i in 0..400u32 {
             let n = i.wrapping_mul(2654435761) % 100000;
             let sep = ["-", " ", "  ", "   ", ".", ",", "(", ") ", "x", "/"][(i % 10) as usize];
-            text.push_str(&format!("{n}{sep}"));
+            let lead = ["", "GB", "ab", "Q ", "Zx", "", "DE", " ", "q", "AB "][(i % 7) as usize];
+            text.push_str(&format!("{lead}{n}{sep}"));
         }
         let hay = text.as_bytes();
-        for min in [1, 3, 6, 9] {
-            let t = Threshold {
-                min_digits: min,
-                after: Vec::new(),
-            };
-            let mut fast = Vec::new();
-            clusters(hay, 0, hay.len(), hay.len(), &t, |c| {
-                fast.push((c.start, c.end, c.digits))
-            });
-            let mut slow = Vec::new();
-            let mut i = 0;
-            while i < hay.len() {
-                if hay[i].is_ascii_digit() && starts_cluster(hay, i) {
-                    let c = measure(hay, i, hay.len().min(i + CLUSTER_CAP));
-                    if c.digits >= min || t.after_wants(hay, i, c.digits) {
-                        slow.push((c.start, c.end, c.digits));
+        let upper = table(b'A'..=b'Z');
+        let upper_space = table((b'A'..=b'Z').chain([b' ']));
+        let afters = [
+            Vec::new(),
+            // IBAN-like (two capitals) and NINO-like (capitals, a space).
+            vec![(2, vec![upper, upper]), (6, vec![upper_space, upper])],
+            // One position only, and a class too wide for SIMD.
+            vec![(3, vec![table((0..=255u8).step_by(3))])],
+        ];
+        for after in afters {
+            for min in [1, 3, 6, 9] {
+                let t = Threshold::new(min, after.clone());
+                let mut fast = Vec::new();
+                clusters(hay, 0, hay.len(), hay.len(), &t, |c| {
+                    fast.push((c.start, c.end, c.digits))
+                });
+                let mut slow = Vec::new();
+                let mut i = 0;
+                while i < hay.len() {
+                    if hay[i].is_ascii_digit() && starts_cluster(hay, i) {
+                        let c = measure(hay, i, hay.len().min(i + CLUSTER_CAP));
+                        if c.digits >= min || t.after_wants(hay, i, c.digits) {
+                            slow.push((c.start, c.end, c.digits));
+                        }
+                        i = c.end;
+                    } else {
+                        i += 1;
                     }
-                    i = c.end;
-                } else {
-                    i += 1;
                 }
+                assert_eq!(fast, slow, "min {min}, after {:?}", after.len());
             }
-            assert_eq!(fast, slow, "min {min}");
         }
     }
 
