@@ -16,22 +16,22 @@ pub(crate) enum Finder {
 
 impl Finder {
     fn new(lits: &[Vec<u8>]) -> Option<Finder> {
-        let mut pb = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostLongest)
-            .builder();
-        pb.extend(lits);
-        if let Some(s) = pb.build() {
-            return Some(Finder::Packed(s));
-        }
-        // Teddy gives up above 64 literals by default; up to 128 it is
-        // still far faster than an automaton on text.
-        let mut pb = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostLongest)
-            .heuristic_pattern_limits(false)
-            .builder();
-        pb.extend(lits);
-        if let Some(s) = pb.build() {
-            return Some(Finder::Packed(s));
+        // Slim Teddy (8 buckets, 32 bytes a step) with the literals ordered
+        // so that few positions need verifying; leftmost-first keeps the
+        // insertion order the bucket order (positions reported are the same
+        // for any match kind). Teddy gives up above 64 literals by default;
+        // up to 128 it is still far faster than an automaton on text.
+        let (ordered, _) = super::bucket_plan::plan(lits, 8);
+        for limits in [true, false] {
+            let mut pb = packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostFirst)
+                .only_teddy_fat(Some(false))
+                .heuristic_pattern_limits(limits)
+                .builder();
+            pb.extend(&ordered);
+            if let Some(s) = pb.build() {
+                return Some(Finder::Packed(s));
+            }
         }
         AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
@@ -67,20 +67,39 @@ impl Finder {
 
 const VARIANT_PREFIX: usize = 3;
 
-/// The lower-case, upper-case and capitalised forms of `prefix` (three
-/// forms keep the SIMD literal set small enough for Teddy; the full literal
-/// is then compared case-insensitively).
-fn variants(prefix: &[u8], literal_len: usize) -> Vec<Vec<u8>> {
-    let lower = prefix.to_ascii_lowercase();
-    let upper = prefix.to_ascii_uppercase();
-    let mut out = vec![lower.clone(), upper];
+/// The forms of a case-insensitive literal that Teddy searches for: its
+/// first three bytes in lower case, upper case and capitalised (lower and
+/// upper only for three-byte literals), followed by its fourth byte in
+/// either case. Teddy's fingerprint covers three bytes; the fourth is
+/// checked inside Teddy's own verification, so `api/` or `secu` never
+/// leave the SIMD loop as hits for `apikey` or `secret`. Which texts match
+/// is the same as with three-byte forms: the rest of the literal is
+/// compared case-insensitively after the hit.
+fn variants(literal: &[u8]) -> Vec<Vec<u8>> {
+    let head = &literal[..literal.len().min(VARIANT_PREFIX)];
+    let lower = head.to_ascii_lowercase();
+    let upper = head.to_ascii_uppercase();
+    let mut heads = vec![lower.clone(), upper];
     // Three-letter words (`pwd`, `npi`) appear in lower or upper case.
-    if literal_len > VARIANT_PREFIX {
+    if literal.len() > VARIANT_PREFIX {
         let mut capital = lower;
         if let Some(first) = capital.first_mut() {
             *first = first.to_ascii_uppercase();
         }
-        out.push(capital);
+        heads.push(capital);
+    }
+    let mut out = Vec::new();
+    for head in heads {
+        match literal.get(VARIANT_PREFIX) {
+            None => out.push(head),
+            Some(&fourth) => {
+                for b in [fourth.to_ascii_lowercase(), fourth.to_ascii_uppercase()] {
+                    let mut form = head.clone();
+                    form.push(b);
+                    out.push(form);
+                }
+            }
+        }
     }
     out.sort();
     out.dedup();
@@ -164,10 +183,7 @@ impl LiteralTriggers {
         if cs.is_empty() && ci.is_empty() {
             return None;
         }
-        let mut ci_prefixes: Vec<Vec<u8>> = ci
-            .iter()
-            .flat_map(|(l, _)| variants(&l[..l.len().min(VARIANT_PREFIX)], l.len()))
-            .collect();
+        let mut ci_prefixes: Vec<Vec<u8>> = ci.iter().flat_map(|(l, _)| variants(l)).collect();
         ci_prefixes.sort();
         ci_prefixes.dedup();
         let both = shortened(&cs, &ci_prefixes, 32);

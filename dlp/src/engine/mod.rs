@@ -18,6 +18,7 @@
 //! a pattern can have (at most [`MAX_MATCH_LEN`] bytes).
 
 mod analyze;
+mod bucket_plan;
 mod bytemask;
 mod compile;
 mod dictionary;
