@@ -253,7 +253,9 @@ impl Dictionary {
     }
 
     /// Looks up the word `hay[start..end]` (and the phrases it starts).
-    #[inline]
+    /// The length and bit-filter checks, which reject nearly every word,
+    /// are inlined into the tokeniser; the table lookup is not.
+    #[inline(always)]
     fn word(
         &self,
         hay: &[u8],
@@ -274,6 +276,23 @@ impl Dictionary {
         if self.filter[idx / 64] & (1 << (idx % 64)) == 0 {
             return;
         }
+        self.lookup(hay, start, end, limit, lower, f);
+    }
+
+    /// The hash-table half of [`Dictionary::word`], for words that passed
+    /// the filter.
+    #[inline(never)]
+    fn lookup(
+        &self,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        limit: usize,
+        lower: &mut [u8; MAX_WORD],
+        f: &mut impl FnMut(usize, usize, u32),
+    ) {
+        let len = end - start;
+        let word = &hay[start..end];
         for (d, s) in lower.iter_mut().zip(word) {
             *d = s.to_ascii_lowercase();
         }
