@@ -1,6 +1,6 @@
 //! Planning which Teddy bucket each trigger literal lands in.
 //!
-//! Teddy fingerprints the first (up to) three bytes of every literal by
+//! Teddy fingerprints the first (up to) four bytes of every literal by
 //! their low and high nibbles, one nibble set per position and bucket; a
 //! position is a candidate for a bucket when each of its bytes has both
 //! nibbles in that bucket's sets, and every candidate is verified against
@@ -20,8 +20,9 @@
 //! are reported does not depend on the order; only the speed does, so a
 //! different aho-corasick version can at worst make the search slower.
 
-/// How many bytes Teddy fingerprints (x86_64 Teddy uses at most three).
-const MASK_LEN: usize = 3;
+/// The most bytes Teddy fingerprints: the shortest literal's length, at
+/// most four (aho-corasick 1.1's `min(4, minimum_len)`).
+const MASK_LEN: usize = 4;
 
 /// Relative byte frequencies of typical scanned text (English prose, JSON,
 /// CSV and logs, some UTF-8), per mille; bytes not listed are 0.05.
@@ -101,7 +102,8 @@ struct Group {
 /// The insertion order of `literals` (deduplicated) that places them in
 /// `buckets` Teddy buckets with little expected verification, and that
 /// plan's expected candidates per byte. The order may repeat a literal to
-/// fill a position that no group's first literal should take.
+/// fill a position that no group's first literal should take; callers that
+/// cannot take that many literals use the literals as given.
 pub(crate) fn plan(literals: &[Vec<u8>], buckets: usize) -> (Vec<Vec<u8>>, f64) {
     let len = literals
         .iter()

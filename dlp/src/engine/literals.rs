@@ -1,8 +1,8 @@
 //! Literal prefilters: SIMD (Teddy) passes for case-sensitive literals and
 //! one for case-insensitive literals, searched through the lower-case,
-//! upper-case and capitalised forms of their first three bytes (lower and
-//! upper case only for three-byte literals) and confirmed in full (so
-//! `PASSWORD`, `Password`, `passWORD` are found; `pAssword` is not).
+//! upper-case and capitalised forms of their first three bytes and
+//! confirmed in full (so `PASSWORD`, `Password`, `passWORD`, `Tel` are
+//! found; `pAssword` is not).
 
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
@@ -21,7 +21,11 @@ impl Finder {
         // insertion order the bucket order (positions reported are the same
         // for any match kind). Teddy gives up above 64 literals by default;
         // up to 128 it is still far faster than an automaton on text.
-        let (ordered, _) = super::bucket_plan::plan(lits, 8);
+        let (mut ordered, _) = super::bucket_plan::plan(lits, 8);
+        if ordered.len() > PACKED_LIMIT {
+            // Padding pushed the plan past what the packed searcher takes.
+            ordered = lits.to_vec();
+        }
         for limits in [true, false] {
             let mut pb = packed::Config::new()
                 .match_kind(packed::MatchKind::LeftmostFirst)
@@ -67,10 +71,12 @@ impl Finder {
 
 const VARIANT_PREFIX: usize = 3;
 
+/// The most literals aho-corasick's packed searcher accepts.
+const PACKED_LIMIT: usize = 128;
+
 /// The forms of a case-insensitive literal that Teddy searches for: its
-/// first three bytes in lower case, upper case and capitalised (lower and
-/// upper only for three-byte literals), followed by its fourth byte in
-/// either case. Teddy's fingerprint covers three bytes; the fourth is
+/// first three bytes in lower case, upper case and capitalised, followed by
+/// its fourth byte in either case. Teddy's fingerprint covers three bytes; the fourth is
 /// checked inside Teddy's own verification, so `api/` or `secu` never
 /// leave the SIMD loop as hits for `apikey` or `secret`. Which texts match
 /// is the same as with three-byte forms: the rest of the literal is
@@ -79,15 +85,11 @@ fn variants(literal: &[u8]) -> Vec<Vec<u8>> {
     let head = &literal[..literal.len().min(VARIANT_PREFIX)];
     let lower = head.to_ascii_lowercase();
     let upper = head.to_ascii_uppercase();
-    let mut heads = vec![lower.clone(), upper];
-    // Three-letter words (`pwd`, `npi`) appear in lower or upper case.
-    if literal.len() > VARIANT_PREFIX {
-        let mut capital = lower;
-        if let Some(first) = capital.first_mut() {
-            *first = first.to_ascii_uppercase();
-        }
-        heads.push(capital);
+    let mut capital = lower.clone();
+    if let Some(first) = capital.first_mut() {
+        *first = first.to_ascii_uppercase();
     }
+    let heads = [lower, upper, capital];
     let mut out = Vec::new();
     for head in heads {
         match literal.get(VARIANT_PREFIX) {
@@ -289,6 +291,28 @@ mod tests {
                 (13, 3, vec![0]),
                 (18, 8, vec![2]),
                 (29, 3, vec![3])
+            ]
+        );
+    }
+
+    #[test]
+    fn capitalised_three_letter_words_are_found() {
+        let t = LiteralTriggers::new(
+            &[],
+            &[
+                (b"tel".to_vec(), 0),
+                (b"pwd".to_vec(), 1),
+                (b"pwdhash".to_vec(), 2),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            hits(&t, b"Tel: 1, Pwd=2, PwdHash=3, tEl"),
+            vec![
+                (0, 3, vec![0]),
+                (8, 3, vec![1]),
+                (15, 3, vec![1]),
+                (15, 7, vec![2])
             ]
         );
     }
