@@ -7,6 +7,32 @@ fn portcullis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
 }
 
+/// Runs `portcullis ARGS…`, requires success and returns its stdout.
+fn succeeds<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = portcullis().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `portcullis ARGS…`, requires failure and returns its stderr.
+fn fails<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = portcullis().args(args).output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn ca_export_generates_a_private_key_and_refuses_a_readable_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -183,16 +209,8 @@ fn classify_and_policy_commands() {
         "rules:\n  - id: r1\n    when: {category: not_a_category}\n    action: block\n",
     )
     .unwrap();
-    let out = portcullis()
-        .args(["policy", "check"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("p.yaml:"),
-        "{out:?}"
-    );
+    let err = fails(["policy".as_ref(), "check".as_ref(), bad.as_os_str()]);
+    assert!(err.contains("p.yaml:"), "{err}");
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/examples");
     let out = portcullis()
         .args(["policy", "check", &format!("{examples}/policy.yaml")])
@@ -237,24 +255,16 @@ fn admin_catalogue_serves_classify_and_policy_commands() {
         ),
     )
     .unwrap();
-    let out = portcullis()
-        .arg("classify")
-        .arg("--catalog")
-        .arg(&catalog)
-        .args([
-            "--method",
-            "PUT",
-            "https://eu.acmevault.example/v1/objects/q3.xlsx",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let catalog = catalog.to_str().unwrap();
+    let stdout = succeeds([
+        "classify",
+        "--catalog",
+        catalog,
+        "--method",
+        "PUT",
+        "https://eu.acmevault.example/v1/objects/q3.xlsx",
+    ]);
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     let keys: std::collections::BTreeSet<&str> = line
         .as_object()
         .unwrap()
@@ -288,45 +298,22 @@ fn admin_catalogue_serves_classify_and_policy_commands() {
         "rules:\n  - id: no-vault-uploads\n    when: {all: [{app: acme-vault}, {activity: upload}]}\n    action: block\n    reason: use the corporate store\n",
     )
     .unwrap();
+    let tests = dir.path().join("policy.tests.yaml");
     std::fs::write(
-        dir.path().join("policy.tests.yaml"),
+        &tests,
         "policy: policy.yaml\ncases:\n  - name: vault upload blocked\n    context: {host: eu.acmevault.example, method: PUT, path: /v1/objects/a}\n    expect: {action: block, rule: no-vault-uploads}\n",
     )
     .unwrap();
+    let (policy, tests) = (policy.to_str().unwrap(), tests.to_str().unwrap());
     // Without the catalogue the app is unknown: an error naming file:line.
-    let out = portcullis()
-        .args(["policy", "check"])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(["policy", "check", policy]);
     assert!(
         err.contains("policy.yaml:3") && err.contains("acme-vault"),
         "{err}"
     );
-    let out = portcullis()
-        .args(["policy", "check", "--catalog"])
-        .arg(&catalog)
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = portcullis()
-        .args(["policy", "test", "--catalog"])
-        .arg(&catalog)
-        .arg(dir.path().join("policy.tests.yaml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed, 0 failed"),
-        "{stdout}"
-    );
+    succeeds(["policy", "check", "--catalog", catalog, policy]);
+    let stdout = succeeds(["policy", "test", "--catalog", catalog, tests]);
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
