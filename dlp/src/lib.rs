@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Bodies with content codings and media types (gzip, multipart, JSON, ZIP,
-//! Office documents) go through [`decode::BodyScanner`], which decodes as
+//! Office documents, PDF text) go through [`decode::BodyScanner`], which decodes as
 //! bytes arrive and reports findings per part.
 
 pub mod decode;

@@ -315,3 +315,120 @@ fn file_parts_are_hashed_sniffed_and_checked_against_the_blocklist() {
     assert_eq!(r.parts[0].sha256.as_ref().map(dlp::decode::hex), Some(real));
     assert!(Blocklist::from_hex(["nothex"]).is_err());
 }
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A PDF whose page text and form field live in FlateDecode streams, the
+/// way office suites write them.
+fn pdf_with(content: &[u8], form: &[u8]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    for (n, plain) in [(4, content), (5, form)] {
+        let z = zlib(plain);
+        pdf.extend_from_slice(
+            format!(
+                "{n} 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n",
+                z.len()
+            )
+            .as_bytes(),
+        );
+        pdf.extend_from_slice(&z);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+    }
+    pdf.extend_from_slice(b"trailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    pdf
+}
+
+#[test]
+fn pdf_text_is_extracted_from_compressed_streams() {
+    let pdf = pdf_with(
+        b"BT /F1 11 Tf 72 720 Td [(Card on file: 4111 )-40(1111 1111 1111)] TJ ET",
+        b"<< /T (ssn) /V (536-22-8726) >>",
+    );
+    // Compressed, the secrets are not in the raw bytes.
+    assert!(engine().scan(&pdf).is_empty());
+    for step in [1, 7, 4096, pdf.len()] {
+        let r = scan_chunked(
+            None,
+            Some("multipart/form-data; boundary=B"),
+            &[
+                &b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"statement.pdf\"\r\n\r\n"[..],
+                &pdf,
+                b"\r\n--B--\r\n",
+            ]
+            .concat(),
+            step,
+            Limits::default(),
+        );
+        assert_eq!(rules(&r), vec!["card-visa", "us-ssn"], "step {step}");
+        assert!(r
+            .findings
+            .iter()
+            .all(|f| f.part.as_deref() == Some("statement.pdf#text")));
+        let pdf_part = r
+            .parts
+            .iter()
+            .find(|p| p.path.as_deref() == Some("statement.pdf"));
+        assert_eq!(pdf_part.map(|p| p.file_type), Some(FileType::Pdf));
+        assert_eq!(r.error, None);
+    }
+    // Opening is the archive setting: depth 0 leaves the PDF raw.
+    let limits = Limits {
+        max_depth: 0,
+        ..Limits::default()
+    };
+    assert!(scan_chunked(None, None, &pdf, 4096, limits)
+        .findings
+        .is_empty());
+}
+
+#[test]
+fn pdf_bombs_and_broken_streams_are_errors() {
+    let zeros = vec![b'0'; 8 << 20];
+    let bomb = pdf_with(&zeros, b"(x)");
+    let limits = Limits {
+        max_archive_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let r = scan_chunked(None, None, &bomb, 64 << 10, limits);
+    assert!(r.too_large(), "{:?}", r.error);
+
+    let mut broken = pdf_with(b"BT (536-22-8726) Tj ET", b"(x)");
+    // Damage the first stream's deflate data after its zlib header.
+    let at = broken.windows(7).position(|w| w == b"stream\n").unwrap() + 9;
+    broken[at] ^= 0xff;
+    broken[at + 1] ^= 0xff;
+    let r = scan(None, None, &broken);
+    assert!(
+        matches!(r.error, Some(DecodeError::Malformed { format: "pdf", .. })),
+        "{:?}",
+        r.error
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+    /// A damaged PDF (bytes flipped, cut short) is scanned without a panic,
+    /// in any chunking.
+    #[test]
+    fn damaged_pdfs_never_panic(
+        flips in proptest::collection::vec((0usize..4096, 1u8..=255), 0..12),
+        cut in 0usize..4096,
+        step in 1usize..600,
+    ) {
+        let mut pdf = pdf_with(
+            b"BT [(4111 )-400(1111 1111 1111)] TJ (\\101\\\n) ' <FEFF0041> Tj ET",
+            b"<< /T (ssn) /V (536-22-8726) /Kids [<< /V <4142> >>] >>",
+        );
+        for (at, x) in flips {
+            let n = pdf.len();
+            pdf[at % n] ^= x;
+        }
+        pdf.truncate(cut.max(16).min(pdf.len()));
+        let _ = scan_chunked(None, None, &pdf, step, Limits::default());
+    }
+}

@@ -158,6 +158,24 @@ fn dlp_scan_and_rules() {
     assert_eq!(line["excerpt"], "4111***********1111");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("4111 1111 1111 1111"));
 
+    // A PDF whose page text is deflated: found in the part `<file>#text`.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, b"BT 72 720 Td (SSN 536-22-8726) Tj ET").unwrap();
+    let z = z.finish().unwrap();
+    let mut pdf = format!(
+        "%PDF-1.4\n4 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n",
+        z.len()
+    )
+    .into_bytes();
+    pdf.extend_from_slice(&z);
+    pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+    let input = dir.path().join("form.pdf");
+    std::fs::write(&input, pdf).unwrap();
+    let stdout = succeeds(["dlp".as_ref(), "scan".as_ref(), input.as_os_str()]);
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["rule"], "us-ssn");
+    assert_eq!(line["part"], "#text");
+
     let out = portcullis().args(["dlp", "rules"]).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).lines().count() >= 40);

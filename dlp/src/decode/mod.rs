@@ -8,12 +8,15 @@
 //! Content-Encoding (gzip | deflate | br | zstd, bomb limits)
 //!   → media type (multipart/form-data parts | urlencoded | JSON | other)
 //!     → per file part: SHA-256, magic-byte sniffing,
-//!       ZIP / Office Open XML members (nested up to a depth) | text
+//!       ZIP / Office Open XML members (nested up to a depth)
+//!       | PDF (raw, then the text of its streams as part `<part>#text`)
+//!       | text
 //!         → engine stream per part
 //! ```
 //!
 //! Memory stays bounded: decoders write into the scanner in small pieces;
-//! only ZIP archives are buffered (their directory is at the end), up to
+//! only ZIP archives (their directory is at the end) and PDFs (their
+//! streams are inflated whole, one at a time) are buffered, each up to
 //! [`Limits::max_archive_bytes`]. Exceeding a limit stops decoding and the
 //! report says "undecodable: too large" ([`DecodeError::TooLarge`]); the
 //! proxy decides what that means. Malformed input is reported as an error
@@ -24,6 +27,7 @@ mod coding;
 mod json;
 mod multipart;
 mod part;
+mod pdf;
 mod sniff;
 mod text;
 
@@ -45,9 +49,11 @@ pub struct Limits {
     /// Most decoded bytes per encoded byte, enforced once 1 MiB has been
     /// decoded (default 200).
     pub max_ratio: u64,
-    /// Largest ZIP archive buffered for member extraction (default 32 MiB).
+    /// Largest ZIP archive buffered for member extraction, PDF buffered for
+    /// text extraction, or PDF stream inflated (default 32 MiB).
     pub max_archive_bytes: usize,
-    /// Deepest archive nesting opened (default 3; 0: archives are not opened).
+    /// Deepest archive nesting opened (default 3; 0: archives and PDFs are
+    /// not opened).
     pub max_depth: u32,
     /// Most multipart parts or archive members (default 1000).
     pub max_parts: usize,

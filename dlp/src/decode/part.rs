@@ -78,6 +78,8 @@ enum Route {
     Text(Option<Box<dyn Extract>>),
     /// Buffering a ZIP archive.
     Archive(Vec<u8>),
+    /// Scanning a PDF raw while buffering it for text extraction.
+    Pdf(Vec<u8>),
     /// The archive outgrew its buffer: only hashed.
     Skipped,
 }
@@ -192,10 +194,11 @@ impl PartScanner {
             hasher.update(&self.head);
             self.hasher = Some(hasher);
         }
-        self.route = if self.file_type == FileType::Zip && self.depth < ctx.limits.max_depth {
-            Route::Archive(Vec::new())
-        } else {
-            Route::Text(self.kind.extractor())
+        let open = self.depth < ctx.limits.max_depth;
+        self.route = match self.file_type {
+            FileType::Zip if open => Route::Archive(Vec::new()),
+            FileType::Pdf if open => Route::Pdf(Vec::new()),
+            _ => Route::Text(self.kind.extractor()),
         };
     }
 
@@ -216,6 +219,19 @@ impl PartScanner {
                 } else {
                     buf.extend_from_slice(data);
                 }
+            }
+            Route::Pdf(buf) => {
+                if buf.len() + data.len() > ctx.limits.max_archive_bytes {
+                    // Too large to extract text from: scan it raw only.
+                    self.route = Route::Text(None);
+                    ctx.fail(DecodeError::TooLarge(
+                        "PDF larger than the buffering limit: text not extracted",
+                    ));
+                } else {
+                    buf.extend_from_slice(data);
+                }
+                let found = self.stream.feed(data);
+                self.label(found, ctx);
             }
             Route::Text(None) => {
                 let found = self.stream.feed(data);
@@ -280,6 +296,10 @@ impl PartScanner {
                 info.file_type = super::sniff::zip_kind(members.iter().map(String::as_str));
                 ctx.parts.push(info);
                 archive::scan(&buf, self.path.as_deref(), self.depth, ctx);
+            }
+            Route::Pdf(buf) => {
+                ctx.parts.push(info);
+                super::pdf::scan(&buf, self.path.as_deref(), self.depth, ctx);
             }
             Route::Pending | Route::Skipped => ctx.parts.push(info),
         }
