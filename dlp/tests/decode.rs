@@ -432,3 +432,27 @@ proptest::proptest! {
         let _ = scan_chunked(None, None, &pdf, step, Limits::default());
     }
 }
+
+#[test]
+fn pdf_strings_outside_streams_and_embedded_files_are_scanned() {
+    let csv = zlib(b"name,card\nkim,5555 5555 5555 4444\n");
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    // A form value as LibreOffice writes it: UTF-16 in a plain object.
+    pdf.extend_from_slice(b"3 0 obj\n<< /FT /Tx /T (card) /V <FEFF0034003100310031002000310031003100310020003100310031003100200031003100310031> >>\nendobj\n");
+    pdf.extend_from_slice(
+        format!(
+            "6 0 obj\n<< /Type /EmbeddedFile /Subtype /text#2Fcsv /Length {} /Filter /FlateDecode >>\nstream\n",
+            csv.len()
+        )
+        .as_bytes(),
+    );
+    pdf.extend_from_slice(&csv);
+    pdf.extend_from_slice(b"\nendstream\nendobj\n7 0 obj\n<< /Title <FEFF00530053004E0020003500330036002D00320032002D0038003700320036> >>\nendobj\n%%EOF\n");
+    let r = scan(None, None, &pdf);
+    assert_eq!(
+        rules(&r),
+        vec!["card-mastercard", "card-visa", "us-ssn"],
+        "{:?}",
+        r.error
+    );
+}

@@ -1,7 +1,8 @@
-//! PDF text: the strings a PDF's streams hold — text shown by content
-//! streams (`Tj`, `TJ`, `'`, `"`), strings in object streams (form field
-//! values, annotations, metadata), and XML metadata — from uncompressed and
-//! `FlateDecode` streams, scanned as a part of their own (`<part>#text`).
+//! PDF text: the strings a PDF holds — text shown by content streams
+//! (`Tj`, `TJ`, `'`, `"`), strings in objects and object streams (form
+//! field values, annotations, titles), XML metadata and embedded files —
+//! from uncompressed and `FlateDecode` streams and the objects between
+//! them, scanned as a part of their own (`<part>#text`).
 //!
 //! Fonts are not interpreted. Text in simple fonts (WinAnsi and the other
 //! standard encodings, as office suites write Latin text) comes out as
@@ -41,8 +42,11 @@ enum Holds {
     Skip,
 }
 
-/// One stream: its dictionary and its raw data.
+/// One stream: where its dictionary starts and its data ends (offsets in
+/// the PDF), the dictionary and the raw data.
 struct RawStream<'a> {
+    start: usize,
+    end: usize,
     dict: &'a [u8],
     data: &'a [u8],
 }
@@ -52,35 +56,47 @@ pub(crate) fn scan(buf: &[u8], parent: Option<&str>, depth: u32, ctx: &mut Ctx) 
     let path: Arc<str> = Arc::from(format!("{}#text", parent.unwrap_or("")));
     let mut part = PartScanner::new(ctx, Some(path), None, TextKind::Plain, depth + 1);
     let mut text = Vec::new();
-    for (n, stream) in Streams::new(buf).enumerate() {
-        if n >= ctx.limits.max_parts {
-            ctx.fail(DecodeError::TooLarge("too many PDF streams"));
-            break;
-        }
-        let holds = holds(stream.dict);
-        if holds == Holds::Skip {
-            continue;
-        }
-        let decoded;
-        let data = match filter(stream.dict) {
-            Filter::None => stream.data,
-            Filter::Other => continue,
-            Filter::Flate => match inflate(stream.data, ctx) {
-                Some(d) => {
-                    decoded = d;
-                    &decoded
-                }
-                None => break,
-            },
-        };
+    let mut decoded_streams = 0usize;
+    // Objects outside streams hold strings too (form values, titles).
+    let mut between = 0usize;
+    for stream in Streams::new(buf) {
         text.clear();
-        match holds {
-            Holds::Text => text.extend_from_slice(data),
-            _ => strings(data, &mut text),
+        strings(&buf[between..stream.start], &mut text);
+        between = stream.end;
+        let holds = holds(stream.dict);
+        let filter = filter(stream.dict);
+        if holds != Holds::Skip && filter != Filter::Other {
+            decoded_streams += 1;
+            if decoded_streams > ctx.limits.max_parts {
+                ctx.fail(DecodeError::TooLarge("too many PDF streams"));
+                part.push(&text, ctx);
+                return part.finish(ctx);
+            }
+            let decoded;
+            let data = match filter {
+                Filter::Flate => match inflate(stream.data, ctx) {
+                    Some(d) => {
+                        decoded = d;
+                        &decoded[..]
+                    }
+                    None => {
+                        part.push(&text, ctx);
+                        return part.finish(ctx);
+                    }
+                },
+                _ => stream.data,
+            };
+            match holds {
+                Holds::Text => text.extend_from_slice(data),
+                _ => strings(data, &mut text),
+            }
         }
         text.push(b'\n');
         part.push(&text, ctx);
     }
+    text.clear();
+    strings(&buf[between.min(buf.len())..], &mut text);
+    part.push(&text, ctx);
     part.finish(ctx);
 }
 
@@ -102,7 +118,10 @@ impl<'a> Iterator for Streams<'a> {
     fn next(&mut self) -> Option<RawStream<'a>> {
         let buf = self.buf;
         loop {
-            let k = self.at + memmem::find(&buf[self.at..], b"stream")?;
+            // A dictionary starts after the previous keyword: every byte is
+            // looked back at from one keyword at most (linear time).
+            let floor = self.at;
+            let k = floor + memmem::find(&buf[floor..], b"stream")?;
             self.at = k + 6;
             // The keyword ends a dictionary (`>>` before it) and a line.
             let data_start = match &buf[k + 6..] {
@@ -110,38 +129,44 @@ impl<'a> Iterator for Streams<'a> {
                 [b'\n', ..] | [b'\r', ..] => k + 7,
                 _ => continue,
             };
-            let before = buf[..k].trim_ascii_end();
-            if !before.ends_with(b">>") {
+            let dict_end = floor + buf[floor..k].trim_ascii_end().len();
+            if !buf[..dict_end].ends_with(b">>") {
                 continue;
             }
-            let Some(dict_start) = dict_start(before) else {
+            let lowest = floor.max(dict_end.saturating_sub(MAX_DICT));
+            let Some(start) = dict_start(&buf[lowest..dict_end]).map(|s| lowest + s) else {
                 continue;
             };
-            let dict = &buf[dict_start..before.len()];
+            let dict = &buf[start..dict_end];
             let rest = &buf[data_start..];
-            let len = match direct_length(dict) {
-                Some(n)
-                    if n <= rest.len()
-                        && rest[n..].trim_ascii_start().starts_with(b"endstream") =>
-                {
-                    n
-                }
-                _ => memmem::find(rest, b"endstream")?,
+            // An exact direct `/Length` is trusted when `endstream` follows
+            // it; otherwise the data runs to `endstream` less its line end.
+            let exact = direct_length(dict).filter(|&n| {
+                rest.get(n..rest.len().min(n + 64))
+                    .is_some_and(|after| after.trim_ascii_start().starts_with(b"endstream"))
+            });
+            let data = match exact {
+                Some(n) => &rest[..n],
+                None => trim_eol(&rest[..memmem::find(rest, b"endstream")?]),
             };
-            let data = trim_eol(&rest[..len]);
-            self.at = data_start + len;
-            return Some(RawStream { dict, data });
+            let end = data_start + data.len();
+            self.at = end;
+            return Some(RawStream {
+                start,
+                end,
+                dict,
+                data,
+            });
         }
     }
 }
 
 /// Where the dictionary ending at the end of `before` starts (nested
-/// dictionaries balanced), looking back at most [`MAX_DICT`] bytes.
+/// dictionaries balanced), if it starts within `before`.
 fn dict_start(before: &[u8]) -> Option<usize> {
-    let floor = before.len().saturating_sub(MAX_DICT);
     let mut depth = 0usize;
     let mut i = before.len();
-    while i >= floor + 2 {
+    while i >= 2 {
         match &before[i - 2..i] {
             b">>" => {
                 depth += 1;
@@ -231,7 +256,8 @@ fn holds(dict: &[u8]) -> Holds {
             .any(|t| is(b"/Subtype", t.as_bytes()))
     {
         Holds::Skip
-    } else if is(b"/Type", b"Metadata") || is(b"/Subtype", b"XML") {
+    } else if is(b"/Type", b"Metadata") || is(b"/Subtype", b"XML") || is(b"/Type", b"EmbeddedFile")
+    {
         Holds::Text
     } else {
         Holds::Strings
