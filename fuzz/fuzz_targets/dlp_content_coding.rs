@@ -1,16 +1,9 @@
 //! Arbitrary bytes declared gzip, deflate, br or zstd: never panics, memory stays bounded by the limits.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
-
-use dlp::decode::{Blocklist, BodyMeta, BodyScanner, Limits};
-use dlp::{Engine, RulePack};
+use dlp::decode::BodyMeta;
 use libfuzzer_sys::fuzz_target;
-
-fn engine() -> &'static Engine {
-    static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| Engine::compile(&RulePack::builtin().expect("built-in pack")).expect("compiles"))
-}
+use portcullis_fuzz::scan_body;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
@@ -18,14 +11,5 @@ fuzz_target!(|data: &[u8]| {
         content_encoding: Some(["gzip", "deflate", "br", "zstd"][usize::from(selector & 3)].to_string()),
         content_type: None,
     };
-    let limits = Limits {
-        max_decoded_bytes: 4 << 20,
-        max_archive_bytes: 1 << 20,
-        ..Limits::default()
-    };
-    let mut s = BodyScanner::new(engine(), &meta, limits, Arc::new(Blocklist::new()));
-    for chunk in body.chunks(usize::from(selector >> 2).max(1)) {
-        let _ = s.feed(chunk);
-    }
-    let _ = s.finish();
+    scan_body(&meta, b"", body, usize::from(selector >> 2));
 });

@@ -2,15 +2,9 @@
 //! panics, and every chunking finds exactly what a one-shot scan finds.
 #![no_main]
 
-use std::sync::OnceLock;
-
-use dlp::{Engine, Finding, RulePack};
+use dlp::Finding;
 use libfuzzer_sys::fuzz_target;
-
-fn engine() -> &'static Engine {
-    static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| Engine::compile(&RulePack::builtin().expect("built-in pack")).expect("compiles"))
-}
+use portcullis_fuzz::engine;
 
 fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
     v.sort_by(|a, b| (a.start, &a.rule, a.end).cmp(&(b.start, &b.rule, b.end)));
