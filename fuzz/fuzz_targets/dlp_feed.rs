@@ -12,7 +12,9 @@ fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&step, body)) = data.split_first() else { return };
+    let Some((&step, body)) = data.split_first() else {
+        return;
+    };
     let e = engine();
     let whole = sorted(e.scan(body));
     let mut s = e.stream();
@@ -26,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
     for f in &whole {
         let value = &body[f.start as usize..f.end as usize];
         if value.len() >= 4 {
-            assert!(!f.excerpt.as_bytes().windows(value.len()).any(|w| w == value));
+            assert!(!f
+                .excerpt
+                .as_bytes()
+                .windows(value.len())
+                .any(|w| w == value));
         }
     }
 });

@@ -5,7 +5,9 @@ use dlp::{Engine, RulePack};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(pack) = RulePack::parse(text, "fuzz.yaml") {
         if let Ok(engine) = Engine::compile(&pack) {
             let _ = engine.scan(text.as_bytes());

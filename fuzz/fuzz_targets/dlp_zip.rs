@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use portcullis_fuzz::scan_body;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else { return };
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
     let meta = BodyMeta {
         content_encoding: None,
         content_type: Some("application/octet-stream".to_string()),

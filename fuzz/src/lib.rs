@@ -9,7 +9,9 @@ use dlp::{Engine, RulePack};
 /// The built-in pack, compiled once per process.
 pub fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| Engine::compile(&RulePack::builtin().expect("built-in pack")).expect("compiles"))
+    E.get_or_init(|| {
+        Engine::compile(&RulePack::builtin().expect("built-in pack")).expect("compiles")
+    })
 }
 
 /// Scans `prefix` and then `body` (in chunks of `chunk` bytes) as a body
