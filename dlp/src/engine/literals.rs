@@ -76,11 +76,12 @@ const PACKED_LIMIT: usize = 128;
 
 /// The forms of a case-insensitive literal that Teddy searches for: its
 /// first three bytes in lower case, upper case and capitalised, followed by
-/// its fourth byte in either case. Teddy's fingerprint covers three bytes; the fourth is
-/// checked inside Teddy's own verification, so `api/` or `secu` never
-/// leave the SIMD loop as hits for `apikey` or `secret`. Which texts match
-/// is the same as with three-byte forms: the rest of the literal is
-/// compared case-insensitively after the hit.
+/// its fourth byte in either case. Teddy fingerprints the first three bytes
+/// of the shortest literals; the fourth is checked inside Teddy's own
+/// verification, so `api/` or `secu` never leave the SIMD loop as hits for
+/// `apikey` or `secret`. Which texts match is the same as with three-byte
+/// forms: the rest of the literal is compared case-insensitively after the
+/// hit.
 fn variants(literal: &[u8]) -> Vec<Vec<u8>> {
     let head = &literal[..literal.len().min(VARIANT_PREFIX)];
     let lower = head.to_ascii_lowercase();
