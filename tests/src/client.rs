@@ -21,9 +21,19 @@ pub type ClientBody = BoxBody<bytes::Bytes, std::convert::Infallible>;
 
 /// A rustls client config trusting only `root`, offering `alpn`.
 pub fn tls_config(root: CertificateDer<'static>, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    tls_config_with(certs::provider(), root, alpn)
+}
+
+/// [`tls_config`] with another crypto provider (other key-exchange groups,
+/// say).
+pub fn tls_config_with(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    root: CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.add(root).expect("root");
-    let mut config = ClientConfig::builder_with_provider(certs::provider())
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_root_certificates(roots)

@@ -156,6 +156,9 @@ impl Origin {
                     return;
                 };
                 task_stats.connections.fetch_add(1, Ordering::SeqCst);
+                // As real origins do (nginx's tcp_nodelay): without it the
+                // handshake's second flight waits for a delayed ACK.
+                let _ = tcp.set_nodelay(true);
                 let (stats, gate, hello_tx, tls) = (
                     task_stats.clone(),
                     task_gate.clone(),

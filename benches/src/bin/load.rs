@@ -23,6 +23,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -31,9 +32,10 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use portcullis_tests::client::{connect, tls_config};
+use portcullis_tests::client::{connect, tls_config_with};
 use portcullis_tests::h3client::H3Client;
 use portcullis_tests::{Origin, OriginOptions, TestPki};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -77,6 +79,30 @@ struct Args {
     /// namespaces (needs root, iproute2 and iptables).
     #[arg(long)]
     transparent: bool,
+    /// Also measure a blind tunnel (the origin's host in
+    /// `inspection.bypass`): the same binary relaying TLS bytes without
+    /// terminating them — the floor any intercepting proxy sits above on
+    /// this machine.
+    #[arg(long)]
+    tunnel: bool,
+    /// Clients offer only classical X25519 key exchange (as curl with
+    /// OpenSSL 3.0 does) instead of the post-quantum hybrid browsers offer.
+    #[arg(long)]
+    classical_clients: bool,
+}
+
+/// The crypto provider of the load's TLS clients (`--classical-clients`
+/// narrows its key-exchange groups). Set once in `main`.
+static CLIENT_PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+
+fn client_provider(classical: bool) -> Arc<CryptoProvider> {
+    let mut provider = (*certs::provider()).clone();
+    if classical {
+        provider
+            .kx_groups
+            .retain(|g| g.name() == rustls::NamedGroup::X25519);
+    }
+    Arc::new(provider)
 }
 
 #[derive(Clone)]
@@ -172,6 +198,7 @@ fn text_body(len: usize) -> Bytes {
 fn main() -> Result<()> {
     let args = Args::parse();
     certs::install_process_provider();
+    let _ = CLIENT_PROVIDER.set(client_provider(args.classical_clients));
     if args.transparent {
         return transparent::main(&args);
     }
@@ -216,6 +243,12 @@ async fn explicit_main(args: Args) -> Result<()> {
     } else {
         None
     };
+    let tunnel = if args.tunnel {
+        let extra = format!("{extra}\n[inspection]\nbypass = [\"origin.bench\"]\n");
+        Some(ProxyProcess::start(&args.proxy_bin, &pki, &origin, &extra).await?)
+    } else {
+        None
+    };
     let body = text_body(args.body);
     let target = |proxy: Option<&ProxyProcess>| Target {
         via_proxy: proxy.map(|p| p.addr),
@@ -225,15 +258,23 @@ async fn explicit_main(args: Args) -> Result<()> {
         body: body.clone(),
     };
     let direct = target(None);
-    let mut phases: Vec<(&str, Target, bool, Option<u32>)> = vec![
-        ("direct keep-alive", direct.clone(), true, None),
-        (
-            "intercepted keep-alive",
-            target(Some(&plain)),
-            true,
-            Some(plain.child.id()),
-        ),
-    ];
+    let mut phases: Vec<(&str, Target, bool, Option<u32>)> =
+        vec![("direct keep-alive", direct.clone(), true, None)];
+    // The client sees the origin's own certificate through a tunnel.
+    let blind = tunnel.as_ref().map(|p| {
+        let mut blind = target(Some(p));
+        blind.root = pki.root_der();
+        (blind, p.child.id())
+    });
+    if let Some((blind, pid)) = &blind {
+        phases.push(("blind tunnel keep-alive", blind.clone(), true, Some(*pid)));
+    }
+    phases.extend([(
+        "intercepted keep-alive",
+        target(Some(&plain)),
+        true,
+        Some(plain.child.id()),
+    )]);
     if let Some(addr) = quic_addr {
         let mut h3 = target(Some(&plain));
         h3.h3 = Some(addr);
@@ -254,6 +295,9 @@ async fn explicit_main(args: Args) -> Result<()> {
     }
     if !args.keepalive_only {
         phases.push(("direct new connection", direct.clone(), false, None));
+        if let Some((blind, pid)) = blind {
+            phases.push(("blind tunnel new connection", blind, false, Some(pid)));
+        }
         phases.push((
             "intercepted new connection",
             target(Some(&plain)),
@@ -410,9 +454,17 @@ async fn open(target: &Target) -> Result<Sender> {
         None => TcpStream::connect(target.origin).await?,
     };
     tcp.set_nodelay(true)?;
-    let tls = TlsConnector::from(tls_config(target.root.clone(), &[b"http/1.1"]))
-        .connect(ServerName::try_from("origin.bench")?, tcp)
-        .await?;
+    let provider = CLIENT_PROVIDER
+        .get()
+        .cloned()
+        .unwrap_or_else(certs::provider);
+    let tls = TlsConnector::from(tls_config_with(
+        provider,
+        target.root.clone(),
+        &[b"http/1.1"],
+    ))
+    .connect(ServerName::try_from("origin.bench")?, tcp)
+    .await?;
     let (sender, conn) = http1::handshake(TokioIo::new(tls)).await?;
     tokio::spawn(conn);
     Ok(sender)
