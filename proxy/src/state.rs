@@ -7,7 +7,7 @@ use std::sync::Arc;
 use certs::{
     Authority, CertCache, FixedLeaf, LeafOptions, Minter, UpstreamTls, UpstreamTlsOptions,
 };
-use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::server::ServerSessionMemoryCache;
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
@@ -92,8 +92,11 @@ pub struct ProxyState {
     /// `limits.max_connections` slots shared by every TCP listener and
     /// worker thread: the limit is for the whole process.
     pub connection_slots: Arc<tokio::sync::Semaphore>,
-    session_storage: Arc<dyn StoresServerSessions>,
-    ticketer: Arc<dyn ProducesTickets>,
+    /// The interception server configuration without a leaf (sharing the
+    /// process's session cache and ticket keys): built once and cloned per
+    /// connection, since building one validates the provider and allocates
+    /// a session cache only to replace it.
+    server_template: ServerConfig,
 }
 
 impl std::fmt::Debug for ProxyState {
@@ -216,8 +219,7 @@ impl ProxyState {
             shutdown: tokio_util::sync::CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
             connection_slots,
-            session_storage: ServerSessionMemoryCache::new(16 * 1024),
-            ticketer: rustls::crypto::ring::Ticketer::new()?,
+            server_template: server_template()?,
         }))
     }
 
@@ -248,19 +250,11 @@ impl ProxyState {
 
     /// A server configuration presenting `leaf` and offering `alpn`, sharing
     /// the process's session cache and ticket keys.
-    pub fn server_config(
-        &self,
-        leaf: Arc<CertifiedKey>,
-        alpn: Vec<Vec<u8>>,
-    ) -> Result<Arc<ServerConfig>, rustls::Error> {
-        let mut config = ServerConfig::builder_with_provider(certs::provider())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(FixedLeaf(leaf)));
+    pub fn server_config(&self, leaf: Arc<CertifiedKey>, alpn: Vec<Vec<u8>>) -> Arc<ServerConfig> {
+        let mut config = self.server_template.clone();
+        config.cert_resolver = Arc::new(FixedLeaf(leaf));
         config.alpn_protocols = alpn;
-        config.session_storage = self.session_storage.clone();
-        config.ticketer = self.ticketer.clone();
-        Ok(Arc::new(config))
+        Arc::new(config)
     }
 
     /// Counts an upstream TLS failure by reason.
@@ -271,5 +265,28 @@ impl ProxyState {
                 reason: failure.label(),
             })
             .inc();
+    }
+}
+
+/// The interception server configuration: TLS 1.3 and 1.2, no client
+/// authentication, one session cache and one ticketer for the process, and
+/// no leaf yet ([`ProxyState::server_config`] sets it per connection).
+fn server_template() -> Result<ServerConfig, rustls::Error> {
+    let mut config = ServerConfig::builder_with_provider(certs::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(NoLeafYet));
+    config.session_storage = ServerSessionMemoryCache::new(16 * 1024);
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    Ok(config)
+}
+
+/// The template's resolver: never used for a handshake.
+#[derive(Debug)]
+struct NoLeafYet;
+
+impl rustls::server::ResolvesServerCert for NoLeafYet {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        None
     }
 }

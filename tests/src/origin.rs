@@ -52,6 +52,8 @@ pub struct OriginOptions {
     pub h3: bool,
     /// Listen on this address instead (a network namespace's own address).
     pub bind: Option<SocketAddr>,
+    /// Accept only these key-exchange groups (default: the process's).
+    pub kx_groups: Option<Vec<rustls::NamedGroup>>,
 }
 
 impl OriginOptions {
@@ -66,6 +68,7 @@ impl OriginOptions {
             ipv6: false,
             h3: false,
             bind: None,
+            kx_groups: None,
         }
     }
 }
@@ -132,7 +135,11 @@ impl Origin {
         }));
         let (hello_tx, hello_rx) = mpsc::unbounded_channel();
         let tls = (!options.plain).then(|| {
-            let mut config = ServerConfig::builder_with_provider(certs::provider())
+            let mut provider = (*certs::provider()).clone();
+            if let Some(groups) = &options.kx_groups {
+                provider.kx_groups = kx_groups(groups);
+            }
+            let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
                 .with_safe_default_protocol_versions()
                 .expect("versions")
                 .with_no_client_auth()
@@ -445,4 +452,20 @@ fn websocket(req: &mut Request<Incoming>, stats: Arc<OriginStats>) -> Response<B
         );
     }
     r
+}
+
+/// The key-exchange groups named in `groups`, in that order, from
+/// everything aws-lc-rs offers (not only what the proxy's provider enables).
+pub fn kx_groups(
+    groups: &[rustls::NamedGroup],
+) -> Vec<&'static dyn rustls::crypto::SupportedKxGroup> {
+    groups
+        .iter()
+        .filter_map(|name| {
+            rustls::crypto::aws_lc_rs::ALL_KX_GROUPS
+                .iter()
+                .copied()
+                .find(|g| g.name() == *name)
+        })
+        .collect()
 }

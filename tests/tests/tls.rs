@@ -208,3 +208,65 @@ async fn bad_upstream_certificates_get_a_502_naming_the_reason() {
         "{metrics}"
     );
 }
+
+/// A client provider offering only `groups`.
+fn offering(groups: &[rustls::NamedGroup]) -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    let mut provider = (*certs::provider()).clone();
+    provider.kx_groups = portcullis_tests::origin::kx_groups(groups);
+    assert_eq!(
+        provider.kx_groups.len(),
+        groups.len(),
+        "provider lacks a group"
+    );
+    std::sync::Arc::new(provider)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_quantum_key_exchange_is_used_on_both_legs() {
+    use rustls::NamedGroup::{X25519, X25519MLKEM768};
+    let pki = TestPki::new();
+    // An origin accepting only the hybrid: the proxy's upstream leg must
+    // offer it for anything to get through.
+    let mut options = OriginOptions::new("pq.test");
+    options.kx_groups = Some(vec![X25519MLKEM768]);
+    options.alpn = vec![b"http/1.1".to_vec()];
+    let origin = Origin::start(&pki, options).await;
+    let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
+
+    // A browser-like client offering the hybrid gets it from the proxy; a
+    // classical-only client gets X25519, and the upstream stays hybrid.
+    for (groups, expected) in [
+        (vec![X25519MLKEM768], X25519MLKEM768),
+        (vec![X25519MLKEM768, X25519], X25519MLKEM768),
+        (vec![X25519], X25519),
+    ] {
+        let (head, tcp) = client::connect(
+            proxy.server.proxy_addr,
+            &format!("pq.test:{}", origin.port()),
+        )
+        .await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let config = client::tls_config_with(offering(&groups), proxy.ca_der(), &[b"http/1.1"]);
+        let name = rustls::pki_types::ServerName::try_from("pq.test").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .expect("handshake through the proxy");
+        assert_eq!(
+            tls.get_ref()
+                .1
+                .negotiated_key_exchange_group()
+                .map(|g| g.name()),
+            Some(expected),
+            "client offering {groups:?}"
+        );
+        let mut sender = client::h1_client(tls).await;
+        let req = Request::get("/pq")
+            .header("host", format!("pq.test:{}", origin.port()))
+            .body(Full::new(Bytes::new()).boxed())
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("response");
+        assert_eq!(resp.status(), 200, "client offering {groups:?}");
+    }
+    assert_eq!(origin.seen().len(), 3);
+}

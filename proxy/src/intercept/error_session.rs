@@ -74,9 +74,7 @@ pub async fn serve_with_leaf<IO>(
         .find(|p| offered.iter().any(|o| o == p))
         .map(|p| vec![p.to_vec()])
         .unwrap_or_default();
-    let Ok(config) = state.server_config(leaf, alpn) else {
-        return;
-    };
+    let config = state.server_config(leaf, alpn);
     let timeout = state.config.limits.client_handshake_timeout;
     let Ok(Ok(tls)) = tokio::time::timeout(timeout, start.into_stream(config)).await else {
         return;

@@ -365,10 +365,7 @@ async fn intercept<IO>(
             .await;
         }
     };
-    let server_config = match state.server_config(leaf, negotiated.alpn.iter().cloned().collect()) {
-        Ok(c) => c,
-        Err(e) => return pending.fail(format!("TLS configuration: {e}")),
-    };
+    let server_config = state.server_config(leaf, negotiated.alpn.iter().cloned().collect());
     let client_tls = match tokio::time::timeout(timeout, start.into_stream(server_config)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return pending.fail(format!("client TLS handshake failed: {e}")),
