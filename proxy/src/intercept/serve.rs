@@ -72,7 +72,7 @@ pub async fn tunnel<IO>(
                 record.listener = listener;
                 record.proxy_protocol = proxy_protocol;
                 record.error = Some(format!("upstream HTTP handshake failed: {e}"));
-                state.access.write(&record);
+                state.access.write_access(&record);
                 return;
             }
         };

@@ -94,7 +94,7 @@ impl Drop for PendingRecord {
         let metrics = &self.state.metrics;
         metrics.request(self.record.mode.label(), self.record.status);
         metrics.relayed(self.record.bytes_in, self.record.bytes_out);
-        self.state.access.write(&self.record);
+        self.state.access.write_access(&self.record);
         self.state.usage.observe(&self.record);
     }
 }

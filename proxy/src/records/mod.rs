@@ -5,6 +5,7 @@
 
 mod access;
 mod incident;
+mod json_line;
 mod sink;
 pub mod usage;
 

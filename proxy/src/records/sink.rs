@@ -89,10 +89,24 @@ impl RecordSink {
 
     /// Queues `record` as one JSON line; never blocks.
     pub fn write<R: Serialize>(&self, record: &R) {
-        let Some(tx) = &self.tx else { return };
-        let Ok(line) = serde_json::to_string(record) else {
+        if self.tx.is_none() {
             return;
-        };
+        }
+        if let Ok(line) = serde_json::to_string(record) {
+            self.write_line(line);
+        }
+    }
+
+    /// Queues one access record; never blocks.
+    pub fn write_access(&self, record: &super::AccessRecord) {
+        if self.tx.is_some() {
+            self.write_line(record.to_json_line());
+        }
+    }
+
+    /// Queues a line already serialised (no newline); never blocks.
+    fn write_line(&self, line: String) {
+        let Some(tx) = &self.tx else { return };
         if tx.try_send(line).is_err() {
             self.metrics.records_dropped.inc();
         }
