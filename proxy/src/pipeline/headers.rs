@@ -20,6 +20,14 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// value HTTP/2 allows). With `keep_upgrade`, `Connection: upgrade` and
 /// `Upgrade` are kept for a protocol switch the proxy relays.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // One pass over the names first: most messages carry none of these
+    // fields, and each removal below is a hashed lookup.
+    if !headers
+        .keys()
+        .any(|name| name == header::TE || HOP_BY_HOP.contains(name))
+    {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -127,6 +135,23 @@ mod tests {
         assert_eq!(names.len(), 2, "{names:?}");
         assert_eq!(h[header::TE], "trailers");
         assert!(h.contains_key("x-end-to-end"));
+
+        // Each hop-by-hop field alone is found and removed.
+        for name in HOP_BY_HOP.iter().chain([&header::TE]) {
+            let mut h = HeaderMap::new();
+            h.insert(name.clone(), "x".parse().unwrap());
+            h.insert("x-end-to-end", "1".parse().unwrap());
+            strip_hop_by_hop(&mut h, false);
+            assert!(!h.contains_key(name), "{name}");
+            assert_eq!(h.len(), 1, "{name}");
+        }
+        // Nothing to strip: nothing changes.
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "a.example".parse().unwrap());
+        h.insert("x-end-to-end", "1".parse().unwrap());
+        let before = h.clone();
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h, before);
     }
 
     #[test]
