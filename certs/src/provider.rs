@@ -5,24 +5,28 @@
 //! start-up so that `ClientConfig::builder()` anywhere in the process is
 //! unambiguous.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
 
-/// The crypto provider every Portcullis TLS configuration is built with.
+/// The crypto provider every Portcullis TLS configuration is built with:
+/// always this one, whatever the process default is (a library building a
+/// config before start-up would install rustls's stock order, and the
+/// proxy's legs must not follow it).
 pub fn provider() -> Arc<CryptoProvider> {
-    match CryptoProvider::get_default() {
-        Some(p) => p.clone(),
-        None => Arc::new(portcullis_provider()),
-    }
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(portcullis_provider()))
+        .clone()
 }
 
-/// Installs [`provider`] as the process default. Idempotent: a second call
-/// (or a provider already installed by this function) is not an error.
+/// Installs [`provider`] as the process default, for code that builds
+/// configs with `ClientConfig::builder()`. Idempotent: a second call (or a
+/// provider already installed) is not an error.
 pub fn install_process_provider() {
     if CryptoProvider::get_default().is_none() {
         // Losing a race to another thread installing the same provider is fine.
-        let _ = portcullis_provider().install_default();
+        let _ = (*provider()).clone().install_default();
     }
 }
 
@@ -82,11 +86,10 @@ mod tests {
 
     #[test]
     fn the_post_quantum_hybrid_is_preferred_and_classical_groups_remain() {
-        let groups: Vec<_> = portcullis_provider()
-            .kx_groups
-            .iter()
-            .map(|g| g.name())
-            .collect();
+        // Even when something else was installed as the process default.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        install_process_provider();
+        let groups: Vec<_> = provider().kx_groups.iter().map(|g| g.name()).collect();
         use rustls::NamedGroup as G;
         assert_eq!(
             groups,
