@@ -461,11 +461,12 @@ pub fn kx_groups(
 ) -> Vec<&'static dyn rustls::crypto::SupportedKxGroup> {
     groups
         .iter()
-        .filter_map(|name| {
+        .map(|name| {
             rustls::crypto::aws_lc_rs::ALL_KX_GROUPS
                 .iter()
                 .copied()
                 .find(|g| g.name() == *name)
+                .unwrap_or_else(|| panic!("aws-lc-rs has no group {name:?}"))
         })
         .collect()
 }
