@@ -85,8 +85,9 @@ struct Args {
     /// this machine.
     #[arg(long)]
     tunnel: bool,
-    /// Clients offer only classical X25519 key exchange (as curl with
-    /// OpenSSL 3.0 does) instead of the post-quantum hybrid browsers offer.
+    /// TCP clients offer only classical X25519 key exchange (as curl with
+    /// OpenSSL 3.0 does) instead of the post-quantum hybrid browsers offer
+    /// (the `--h3` clients keep the hybrid).
     #[arg(long)]
     classical_clients: bool,
 }
@@ -200,6 +201,9 @@ fn main() -> Result<()> {
     certs::install_process_provider();
     let _ = CLIENT_PROVIDER.set(client_provider(args.classical_clients));
     if args.transparent {
+        if args.tunnel {
+            bail!("--tunnel is measured in explicit mode only (not with --transparent)");
+        }
         return transparent::main(&args);
     }
     tokio::runtime::Builder::new_multi_thread()
