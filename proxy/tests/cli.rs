@@ -1,53 +1,84 @@
 //! The `portcullis` command line: CA export and key permissions, config
 //! check errors naming file, line and field, and the command tree.
 
-use std::process::Command;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 fn portcullis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
 }
 
-/// Runs `portcullis ARGS…`, requires success and returns its stdout.
+/// `args!["config", "check", &path]`: command-line words of mixed types
+/// (`&str`, `String`, `Path`, `PathBuf`…) as one `Vec<OsString>`, for
+/// [`succeeds`] and [`fails`].
+macro_rules! args {
+    ($($arg:expr),* $(,)?) => {
+        vec![$(OsString::from(OsStr::new(&$arg))),*]
+    };
+}
+
+/// Runs `portcullis ARGS…` to completion; returns the words it ran with
+/// (for failure messages) and its output.
+#[track_caller]
+fn run<I, S>(args: I) -> (Vec<OsString>, Output)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    let out = portcullis().args(&args).output().unwrap();
+    (args, out)
+}
+
+/// Runs `portcullis ARGS…`, requires success and returns its stdout
+/// (which must be UTF-8). A failure names the command, its stdout and its
+/// stderr.
+#[track_caller]
 fn succeeds<I, S>(args: I) -> String
 where
     I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
+    S: AsRef<OsStr>,
 {
-    let out = portcullis().args(args).output().unwrap();
+    let (args, out) = run(args);
     assert!(
         out.status.success(),
-        "{}",
+        "portcullis {args:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
 /// Runs `portcullis ARGS…`, requires failure and returns its stderr.
+#[track_caller]
 fn fails<I, S>(args: I) -> String
 where
     I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
+    S: AsRef<OsStr>,
 {
-    let out = portcullis().args(args).output().unwrap();
-    assert!(!out.status.success(), "{out:?}");
+    let (args, out) = run(args);
+    assert!(
+        !out.status.success(),
+        "portcullis {args:?} should have failed: {out:?}"
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes `contents` to the file `name` in `dir` and returns its path.
+#[track_caller]
+fn write_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
 }
 
 #[test]
 fn ca_export_generates_a_private_key_and_refuses_a_readable_one() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = portcullis()
-        .args(["ca", "export", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pem = String::from_utf8(out.stdout).unwrap();
+    let pem = succeeds(args!["ca", "export", "--data-dir", &data]);
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     #[cfg(unix)]
     {
@@ -58,15 +89,12 @@ fn ca_export_generates_a_private_key_and_refuses_a_readable_one() {
             0o600
         );
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        for args in [vec!["ca", "export"], vec!["run", "--listen", "127.0.0.1:0"]] {
-            let out = portcullis()
-                .args(&args)
-                .arg("--data-dir")
-                .arg(&data)
-                .output()
-                .unwrap();
-            assert!(!out.status.success(), "{args:?} must refuse a 0644 key");
-            let err = String::from_utf8_lossy(&out.stderr);
+        // Both must refuse a 0644 key.
+        for command in [
+            args!["ca", "export"],
+            args!["run", "--listen", "127.0.0.1:0"],
+        ] {
+            let err = fails(command.into_iter().chain(args!["--data-dir", &data]));
             assert!(err.contains("chmod 600") && err.contains("ca.key"), "{err}");
         }
     }
@@ -75,88 +103,52 @@ fn ca_export_generates_a_private_key_and_refuses_a_readable_one() {
 #[test]
 fn config_check_names_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let good = dir.path().join("good.toml");
-    std::fs::write(
-        &good,
+    let good = write_file(
+        dir.path(),
+        "good.toml",
         "[proxy]\nlisten = \"127.0.0.1:3129\"\n[inspection]\nbypass = [\"*.bank.example\"]\n",
-    )
-    .unwrap();
-    let out = portcullis()
-        .args(["config", "check"])
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
+    succeeds(args!["config", "check", &good]);
 
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
+    let bad = write_file(
+        dir.path(),
+        "bad.toml",
         "[proxy]\nlisten = \"127.0.0.1:3129\"\n\n[upstream]\nconnect_ports = \"443\"\n",
-    )
-    .unwrap();
-    let out = portcullis()
-        .args(["config", "check", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
+    let err = fails(args!["config", "check", "--config", &bad]);
     assert!(err.contains(&format!("{}:5:", bad.display())), "{err}");
     assert!(err.contains("upstream.connect_ports"), "{err}");
 
-    let out = portcullis().args(["config", "check"]).output().unwrap();
-    assert!(out.status.success(), "embedded defaults are valid");
+    // The embedded defaults are valid.
+    succeeds(["config", "check"]);
 
     // Files the configuration names are checked too, with their own lines.
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
+    let policy = write_file(
+        dir.path(),
+        "policy.yaml",
         "rules:\n  - id: r\n    when: {category: no_such_category}\n    action: block\n",
-    )
-    .unwrap();
-    let with_policy = dir.path().join("with-policy.toml");
-    std::fs::write(
-        &with_policy,
+    );
+    let with_policy = write_file(
+        dir.path(),
+        "with-policy.toml",
         format!("[policy]\nfile = {:?}\n", policy.display().to_string()),
-    )
-    .unwrap();
-    let out = portcullis()
-        .args(["config", "check"])
-        .arg(&with_policy)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
+    let err = fails(args!["config", "check", &with_policy]);
     assert!(err.contains("policy.yaml:3"), "{err}");
 }
 
 #[test]
 fn dlp_scan_and_rules() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("leak.txt.gz");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, b"pay with 4111 1111 1111 1111 today\n").unwrap();
-    std::fs::write(&input, gz.finish().unwrap()).unwrap();
-    let out = portcullis()
-        .args(["dlp", "scan"])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let input = write_file(dir.path(), "leak.txt.gz", gz.finish().unwrap());
+    let stdout = succeeds(args!["dlp", "scan", &input]);
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(line["rule"], "card-visa");
     assert_eq!(line["start"], 9);
     assert_eq!(line["excerpt"], "4111***********1111");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("4111 1111 1111 1111"));
+    assert!(!stdout.contains("4111 1111 1111 1111"));
 
     // A PDF whose page text is deflated: found in the part `<file>#text`.
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
@@ -169,25 +161,19 @@ fn dlp_scan_and_rules() {
     .into_bytes();
     pdf.extend_from_slice(&z);
     pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
-    let input = dir.path().join("form.pdf");
-    std::fs::write(&input, pdf).unwrap();
-    let stdout = succeeds(["dlp".as_ref(), "scan".as_ref(), input.as_os_str()]);
+    let input = write_file(dir.path(), "form.pdf", pdf);
+    let stdout = succeeds(args!["dlp", "scan", &input]);
     let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(line["rule"], "us-ssn");
     assert_eq!(line["part"], "#text");
 
-    let out = portcullis().args(["dlp", "rules"]).output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).lines().count() >= 40);
-    let bad = dir.path().join("rules.yaml");
-    std::fs::write(&bad, "rules:\n  - id: open-ended\n    name: x\n    category: custom\n    patterns: [{regex: 'a.*b'}]\n").unwrap();
-    let out = portcullis()
-        .args(["dlp", "rules", "--rules"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(succeeds(["dlp", "rules"]).lines().count() >= 40);
+    let bad = write_file(
+        dir.path(),
+        "rules.yaml",
+        "rules:\n  - id: open-ended\n    name: x\n    category: custom\n    patterns: [{regex: 'a.*b'}]\n",
+    );
+    let err = fails(args!["dlp", "rules", "--rules", &bad]);
     assert!(
         err.contains("rules.yaml") && err.contains("open-ended"),
         "{err}"
@@ -196,22 +182,14 @@ fn dlp_scan_and_rules() {
 
 #[test]
 fn classify_and_policy_commands() {
-    let out = portcullis()
-        .args([
-            "classify",
-            "--method",
-            "POST",
-            "https://chatgpt.com/backend-api/files",
-            "https://shadow-saas.example.io/",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+    let stdout = succeeds([
+        "classify",
+        "--method",
+        "POST",
+        "https://chatgpt.com/backend-api/files",
+        "https://shadow-saas.example.io/",
+    ]);
+    let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -221,34 +199,17 @@ fn classify_and_policy_commands() {
     assert_eq!(lines[1]["registrable_domain"], "example.io");
 
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("p.yaml");
-    std::fs::write(
-        &bad,
+    let bad = write_file(
+        dir.path(),
+        "p.yaml",
         "rules:\n  - id: r1\n    when: {category: not_a_category}\n    action: block\n",
-    )
-    .unwrap();
-    let err = fails(["policy".as_ref(), "check".as_ref(), bad.as_os_str()]);
+    );
+    let err = fails(args!["policy", "check", &bad]);
     assert!(err.contains("p.yaml:"), "{err}");
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/examples");
-    let out = portcullis()
-        .args(["policy", "check", &format!("{examples}/policy.yaml")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = portcullis()
-        .args(["policy", "test", &format!("{examples}/policy.tests.yaml")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" passed, 0 failed"));
+    succeeds(["policy", "check", &format!("{examples}/policy.yaml")]);
+    let stdout = succeeds(["policy", "test", &format!("{examples}/policy.tests.yaml")]);
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
 /// `classify` prints exactly the documented fields, and an extra catalogue
@@ -256,9 +217,9 @@ fn classify_and_policy_commands() {
 #[test]
 fn admin_catalogue_serves_classify_and_policy_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("apps.yaml");
-    std::fs::write(
-        &catalog,
+    let catalog = write_file(
+        dir.path(),
+        "apps.yaml",
         concat!(
             "apps:\n",
             "  - id: acme-vault\n",
@@ -271,8 +232,7 @@ fn admin_catalogue_serves_classify_and_policy_commands() {
             "status:\n",
             "  acme-vault: sanctioned\n",
         ),
-    )
-    .unwrap();
+    );
     let catalog = catalog.to_str().unwrap();
     let stdout = succeeds([
         "classify",
@@ -310,18 +270,16 @@ fn admin_catalogue_serves_classify_and_policy_commands() {
     assert_eq!(line["status"], "sanctioned");
     assert_eq!(line["registrable_domain"], "acmevault.example");
 
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
+    let policy = write_file(
+        dir.path(),
+        "policy.yaml",
         "rules:\n  - id: no-vault-uploads\n    when: {all: [{app: acme-vault}, {activity: upload}]}\n    action: block\n    reason: use the corporate store\n",
-    )
-    .unwrap();
-    let tests = dir.path().join("policy.tests.yaml");
-    std::fs::write(
-        &tests,
+    );
+    let tests = write_file(
+        dir.path(),
+        "policy.tests.yaml",
         "policy: policy.yaml\ncases:\n  - name: vault upload blocked\n    context: {host: eu.acmevault.example, method: PUT, path: /v1/objects/a}\n    expect: {action: block, rule: no-vault-uploads}\n",
-    )
-    .unwrap();
+    );
     let (policy, tests) = (policy.to_str().unwrap(), tests.to_str().unwrap());
     // Without the catalogue the app is unknown: an error naming file:line.
     let err = fails(["policy", "check", policy]);
@@ -345,7 +303,7 @@ fn the_command_tree_is_complete() {
 
 /// A usage database as the proxy writes it: one unsanctioned app (through
 /// the status file), one never reviewed, two unknown domains.
-fn usage_database(data: &std::path::Path) {
+fn usage_database(data: &Path) {
     use portcullis::records::usage::{unix_now, Store, Tally, UsageKey};
     let now = unix_now();
     let row = |app: &str, user: &str, up: u64, last_seen: i64| {
@@ -384,45 +342,37 @@ fn usage_database(data: &std::path::Path) {
 fn report_shadow_it_prints_the_usage_database() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let missing = portcullis()
-        .args(["report", "shadow-it", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!missing.status.success());
-    let err = String::from_utf8_lossy(&missing.stderr);
+    let err = fails(args!["report", "shadow-it", "--data-dir", &data]);
     assert!(
         err.contains(&data.join("usage.sqlite").display().to_string()),
         "a missing database is named: {err}"
     );
 
     usage_database(&data);
-    let status = dir.path().join("status.yaml");
-    std::fs::write(&status, "status:\n  dropbox: unsanctioned\n").unwrap();
-    let config = dir.path().join("p.toml");
-    std::fs::write(
-        &config,
+    let status = write_file(
+        dir.path(),
+        "status.yaml",
+        "status:\n  dropbox: unsanctioned\n",
+    );
+    let config = write_file(
+        dir.path(),
+        "p.toml",
         format!(
             "[policy]\napp_status = {:?}\n",
             status.display().to_string()
         ),
-    )
-    .unwrap();
-    let report = |args: &[&str]| {
-        let out = portcullis()
-            .args(["report", "shadow-it", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    );
+    let report = |extra: &[&str]| {
+        let mut args = args![
+            "report",
+            "shadow-it",
+            "--config",
+            &config,
+            "--data-dir",
+            &data
+        ];
+        args.extend(extra.iter().map(OsString::from));
+        succeeds(args)
     };
 
     let json: serde_json::Value =
@@ -460,13 +410,15 @@ fn report_shadow_it_prints_the_usage_database() {
     assert!(table.starts_with("Apps in use (2)\nSTATUS"), "{table}");
     assert!(table.contains("Unknown destinations (3)"), "{table}");
 
-    let bad = portcullis()
-        .args(["report", "shadow-it", "--format", "xml", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("table, csv or json"));
+    let err = fails(args![
+        "report",
+        "shadow-it",
+        "--format",
+        "xml",
+        "--data-dir",
+        &data
+    ]);
+    assert!(err.contains("table, csv or json"), "{err}");
 }
 
 #[cfg(unix)]
@@ -474,12 +426,11 @@ fn report_shadow_it_prints_the_usage_database() {
 fn run_serves_and_shuts_down_gracefully_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("p.toml");
-    std::fs::write(
-        &config,
+    let config = write_file(
+        dir.path(),
+        "p.toml",
         "[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"off\"\n[log]\naccess = \"off\"\n",
-    )
-    .unwrap();
+    );
     let mut child = portcullis()
         .args(["run", "--config"])
         .arg(&config)
@@ -529,15 +480,8 @@ fn config_check_validates_pac() {
         ),
     ];
     for (i, (text, line, field, fragment)) in cases.into_iter().enumerate() {
-        let file = dir.path().join(format!("pac-{i}.toml"));
-        std::fs::write(&file, text).unwrap();
-        let out = portcullis()
-            .args(["config", "check"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{text}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let file = write_file(dir.path(), &format!("pac-{i}.toml"), text);
+        let err = fails(args!["config", "check", &file]);
         assert!(
             err.contains(&format!("{}:{line}:", file.display())),
             "{text}: {err}"
@@ -547,23 +491,13 @@ fn config_check_validates_pac() {
             "{text}: {err}"
         );
     }
-    let good = dir.path().join("pac-good.toml");
-    std::fs::write(
-        &good,
+    let good = write_file(
+        dir.path(),
+        "pac-good.toml",
         "[pac]\nlisten = \"0.0.0.0:8080\"\nproxies = [\"p.example:3128\"]\n\
          direct = [\".corp.example\", \"10.0.0.0/8\"]\nmicrosoft365_optimize = true\n",
-    )
-    .unwrap();
-    let out = portcullis()
-        .args(["config", "check"])
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
+    succeeds(args!["config", "check", &good]);
 }
 
 /// The README's configuration reference is a configuration the proxy
@@ -578,16 +512,6 @@ fn the_readme_configuration_reference_passes_config_check() {
     let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
     let end = start + section[start..].find("```").expect("block end");
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("reference.toml");
-    std::fs::write(&path, &section[start..end]).expect("write");
-    let out = portcullis()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let path = write_file(dir.path(), "reference.toml", &section[start..end]);
+    succeeds(args!["config", "check", "--config", &path]);
 }
