@@ -93,12 +93,22 @@ pub async fn tls_tunnel(
     root: CertificateDer<'static>,
     alpn: &[&[u8]],
 ) -> std::io::Result<TlsStream<TcpStream>> {
+    tls_tunnel_with(proxy, host, port, sni, tls_config(root, alpn)).await
+}
+
+/// [`tls_tunnel`] with a client configuration of the caller's (its own
+/// key-exchange groups, or one ticket store shared by several tunnels).
+pub async fn tls_tunnel_with(
+    proxy: SocketAddr,
+    host: &str,
+    port: u16,
+    sni: &str,
+    config: Arc<ClientConfig>,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let (head, tcp) = connect(proxy, &format!("{host}:{port}")).await;
     assert!(head.starts_with("HTTP/1.1 200"), "CONNECT answered {head}");
     let name = ServerName::try_from(sni.to_owned()).expect("name");
-    TlsConnector::from(tls_config(root, alpn))
-        .connect(name, tcp)
-        .await
+    TlsConnector::from(config).connect(name, tcp).await
 }
 
 /// An HTTP/2 client over an established TLS stream.

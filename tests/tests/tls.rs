@@ -52,10 +52,7 @@ async fn the_client_handshake_waits_for_the_verified_upstream() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_h1_only_origin_makes_the_client_speak_http11() {
     let pki = TestPki::new();
-    let mut options = OriginOptions::new("h1only.test");
-    options.alpn = vec![b"http/1.1".to_vec()];
-    let origin = Origin::start(&pki, options).await;
-    let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
+    let (origin, proxy) = h1_origin_and_proxy(&pki, OriginOptions::new("h1only.test")).await;
     let tls = client::tls_tunnel(
         proxy.server.proxy_addr,
         "h1only.test",
@@ -216,6 +213,32 @@ fn offering(groups: &[rustls::NamedGroup]) -> std::sync::Arc<rustls::crypto::Cry
     std::sync::Arc::new(provider)
 }
 
+/// An HTTP/1.1-only origin made from `options`, and a proxy that reaches it.
+async fn h1_origin_and_proxy(pki: &TestPki, mut options: OriginOptions) -> (Origin, TestProxy) {
+    options.alpn = vec![b"http/1.1".to_vec()];
+    let origin = Origin::start(pki, options).await;
+    let proxy = TestProxy::start(TestProxy::config(pki, &[&origin])).await;
+    (origin, proxy)
+}
+
+/// `GET path` over an HTTP/1.1 tunnel to `origin`; the response status,
+/// once the body is read (which also brings any TLS session tickets).
+async fn get(
+    tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    origin: &Origin,
+    path: &str,
+) -> http::StatusCode {
+    let mut sender = client::h1_client(tls).await;
+    let req = Request::get(path)
+        .header("host", format!("{}:{}", origin.name, origin.port()))
+        .body(Full::new(Bytes::new()).boxed())
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("response");
+    let status = resp.status();
+    resp.into_body().collect().await.expect("body");
+    status
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn post_quantum_key_exchange_is_used_on_both_legs() {
     use rustls::NamedGroup::{X25519, X25519MLKEM768};
@@ -224,9 +247,7 @@ async fn post_quantum_key_exchange_is_used_on_both_legs() {
     // offer it for anything to get through.
     let mut options = OriginOptions::new("pq.test");
     options.kx_groups = Some(vec![X25519MLKEM768]);
-    options.alpn = vec![b"http/1.1".to_vec()];
-    let origin = Origin::start(&pki, options).await;
-    let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
+    let (origin, proxy) = h1_origin_and_proxy(&pki, options).await;
 
     // A browser-like client offering the hybrid gets it from the proxy; a
     // classical-only client gets X25519, and the upstream stays hybrid.
@@ -235,18 +256,16 @@ async fn post_quantum_key_exchange_is_used_on_both_legs() {
         (vec![X25519MLKEM768, X25519], X25519MLKEM768),
         (vec![X25519], X25519),
     ] {
-        let (head, tcp) = client::connect(
-            proxy.server.proxy_addr,
-            &format!("pq.test:{}", origin.port()),
-        )
-        .await;
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let config = client::tls_config_with(offering(&groups), proxy.ca_der(), &[b"http/1.1"]);
-        let name = rustls::pki_types::ServerName::try_from("pq.test").expect("name");
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .expect("handshake through the proxy");
+        let tls = client::tls_tunnel_with(
+            proxy.server.proxy_addr,
+            "pq.test",
+            origin.port(),
+            "pq.test",
+            config,
+        )
+        .await
+        .expect("handshake through the proxy");
         assert_eq!(
             tls.get_ref()
                 .1
@@ -255,13 +274,11 @@ async fn post_quantum_key_exchange_is_used_on_both_legs() {
             Some(expected),
             "client offering {groups:?}"
         );
-        let mut sender = client::h1_client(tls).await;
-        let req = Request::get("/pq")
-            .header("host", format!("pq.test:{}", origin.port()))
-            .body(Full::new(Bytes::new()).boxed())
-            .expect("request");
-        let resp = sender.send_request(req).await.expect("response");
-        assert_eq!(resp.status(), 200, "client offering {groups:?}");
+        assert_eq!(
+            get(tls, &origin, "/pq").await,
+            200,
+            "client offering {groups:?}"
+        );
     }
     assert_eq!(origin.seen().len(), 3);
 }
@@ -269,35 +286,22 @@ async fn post_quantum_key_exchange_is_used_on_both_legs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_returning_client_resumes_its_session_with_the_proxy() {
     let pki = TestPki::new();
-    let mut options = OriginOptions::new("resume.test");
-    options.alpn = vec![b"http/1.1".to_vec()];
-    let origin = Origin::start(&pki, options).await;
-    let proxy = TestProxy::start(TestProxy::config(&pki, &[&origin])).await;
+    let (origin, proxy) = h1_origin_and_proxy(&pki, OriginOptions::new("resume.test")).await;
     // One client configuration (one ticket store), two connections.
     let config = client::tls_config(proxy.ca_der(), &[b"http/1.1"]);
     let mut kinds = Vec::new();
     for _ in 0..2 {
-        let (head, tcp) = client::connect(
+        let tls = client::tls_tunnel_with(
             proxy.server.proxy_addr,
-            &format!("resume.test:{}", origin.port()),
+            "resume.test",
+            origin.port(),
+            "resume.test",
+            config.clone(),
         )
-        .await;
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        let name = rustls::pki_types::ServerName::try_from("resume.test").expect("name");
-        let tls = tokio_rustls::TlsConnector::from(config.clone())
-            .connect(name, tcp)
-            .await
-            .expect("handshake");
+        .await
+        .expect("handshake");
         kinds.push(tls.get_ref().1.handshake_kind());
-        // A response read after the handshake brings the session tickets.
-        let mut sender = client::h1_client(tls).await;
-        let req = Request::get("/resume")
-            .header("host", format!("resume.test:{}", origin.port()))
-            .body(Full::new(Bytes::new()).boxed())
-            .expect("request");
-        let resp = sender.send_request(req).await.expect("response");
-        assert_eq!(resp.status(), 200);
-        resp.into_body().collect().await.expect("body");
+        assert_eq!(get(tls, &origin, "/resume").await, 200);
     }
     use rustls::HandshakeKind::{Full as FullHandshake, Resumed};
     assert_eq!(kinds, [Some(FullHandshake), Some(Resumed)]);
