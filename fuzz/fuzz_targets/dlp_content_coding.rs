@@ -3,17 +3,12 @@
 
 use dlp::decode::BodyMeta;
 use libfuzzer_sys::fuzz_target;
-use portcullis_fuzz::scan_body;
+use portcullis_fuzz::fuzz_decoder;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else {
-        return;
-    };
-    let meta = BodyMeta {
-        content_encoding: Some(
-            ["gzip", "deflate", "br", "zstd"][usize::from(selector & 3)].to_string(),
-        ),
+    let coded = |coding: &str| BodyMeta {
+        content_encoding: Some(coding.to_string()),
         content_type: None,
     };
-    scan_body(&meta, b"", body, usize::from(selector >> 2));
+    fuzz_decoder(data, &["gzip", "deflate", "br", "zstd"], coded, b"");
 });

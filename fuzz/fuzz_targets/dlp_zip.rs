@@ -1,17 +1,9 @@
 //! Arbitrary ZIP / Office documents: never panics, memory stays bounded by the limits.
 #![no_main]
 
-use dlp::decode::BodyMeta;
 use libfuzzer_sys::fuzz_target;
-use portcullis_fuzz::scan_body;
+use portcullis_fuzz::{fuzz_decoder, typed};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else {
-        return;
-    };
-    let meta = BodyMeta {
-        content_encoding: None,
-        content_type: Some("application/octet-stream".to_string()),
-    };
-    scan_body(&meta, b"", body, usize::from(selector >> 2));
+    fuzz_decoder(data, &["application/octet-stream"], typed, b"");
 });

@@ -14,6 +14,31 @@ pub fn engine() -> &'static Engine {
     })
 }
 
+/// The decoder targets' input: its first byte selects, its rest is the
+/// body. The selector's two low bits pick one of `variants` (a content type
+/// or a content coding, which `meta` turns into headers), its six high bits
+/// the chunk size; `prefix` (a format's magic) is fed first.
+pub fn fuzz_decoder(
+    data: &[u8],
+    variants: &[&str],
+    meta: impl FnOnce(&str) -> BodyMeta,
+    prefix: &[u8],
+) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let variant = variants[usize::from(selector & 3) % variants.len()];
+    scan_body(&meta(variant), prefix, body, usize::from(selector >> 2));
+}
+
+/// Headers declaring `content_type` and no content coding.
+pub fn typed(content_type: &str) -> BodyMeta {
+    BodyMeta {
+        content_encoding: None,
+        content_type: Some(content_type.to_string()),
+    }
+}
+
 /// Scans `prefix` and then `body` (in chunks of `chunk` bytes) as a body
 /// with these headers, under limits small enough for a fuzzer: it must not
 /// panic, and memory stays bounded by the limits.
