@@ -322,21 +322,27 @@ fn zlib(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Appends object `n`: a FlateDecode stream of `plain`, with `keys` (e.g.
+/// `/Type /EmbeddedFile `) before `/Length` in its dictionary.
+fn push_flate_object(pdf: &mut Vec<u8>, n: u32, keys: &str, plain: &[u8]) {
+    let z = zlib(plain);
+    pdf.extend_from_slice(
+        format!(
+            "{n} 0 obj\n<< {keys}/Length {} /Filter /FlateDecode >>\nstream\n",
+            z.len()
+        )
+        .as_bytes(),
+    );
+    pdf.extend_from_slice(&z);
+    pdf.extend_from_slice(b"\nendstream\nendobj\n");
+}
+
 /// A PDF whose page text and form field live in FlateDecode streams, the
 /// way office suites write them.
 fn pdf_with(content: &[u8], form: &[u8]) -> Vec<u8> {
     let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
     for (n, plain) in [(4, content), (5, form)] {
-        let z = zlib(plain);
-        pdf.extend_from_slice(
-            format!(
-                "{n} 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n",
-                z.len()
-            )
-            .as_bytes(),
-        );
-        pdf.extend_from_slice(&z);
-        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+        push_flate_object(&mut pdf, n, "", plain);
     }
     pdf.extend_from_slice(b"trailer\n<< /Root 1 0 R >>\n%%EOF\n");
     pdf
@@ -435,19 +441,16 @@ proptest::proptest! {
 
 #[test]
 fn pdf_strings_outside_streams_and_embedded_files_are_scanned() {
-    let csv = zlib(b"name,card\nkim,5555 5555 5555 4444\n");
     let mut pdf = b"%PDF-1.7\n".to_vec();
     // A form value as LibreOffice writes it: UTF-16 in a plain object.
     pdf.extend_from_slice(b"3 0 obj\n<< /FT /Tx /T (card) /V <FEFF0034003100310031002000310031003100310020003100310031003100200031003100310031> >>\nendobj\n");
-    pdf.extend_from_slice(
-        format!(
-            "6 0 obj\n<< /Type /EmbeddedFile /Subtype /text#2Fcsv /Length {} /Filter /FlateDecode >>\nstream\n",
-            csv.len()
-        )
-        .as_bytes(),
+    push_flate_object(
+        &mut pdf,
+        6,
+        "/Type /EmbeddedFile /Subtype /text#2Fcsv ",
+        b"name,card\nkim,5555 5555 5555 4444\n",
     );
-    pdf.extend_from_slice(&csv);
-    pdf.extend_from_slice(b"\nendstream\nendobj\n7 0 obj\n<< /Title <FEFF00530053004E0020003500330036002D00320032002D0038003700320036> >>\nendobj\n%%EOF\n");
+    pdf.extend_from_slice(b"7 0 obj\n<< /Title <FEFF00530053004E0020003500330036002D00320032002D0038003700320036> >>\nendobj\n%%EOF\n");
     let r = scan(None, None, &pdf);
     assert_eq!(
         rules(&r),
