@@ -24,6 +24,14 @@ pub fn tls_config(root: CertificateDer<'static>, alpn: &[&[u8]]) -> Arc<ClientCo
     tls_config_with(certs::provider(), root, alpn)
 }
 
+/// The process's crypto provider offering only `groups`, in that order
+/// (a classical-only client, or a hybrid-only one).
+pub fn provider_offering(groups: &[rustls::NamedGroup]) -> Arc<rustls::crypto::CryptoProvider> {
+    let mut provider = (*certs::provider()).clone();
+    provider.kx_groups = crate::origin::kx_groups(groups);
+    Arc::new(provider)
+}
+
 /// [`tls_config`] with another crypto provider (other key-exchange groups,
 /// say).
 pub fn tls_config_with(

@@ -206,13 +206,6 @@ async fn bad_upstream_certificates_get_a_502_naming_the_reason() {
     );
 }
 
-/// A client provider offering only `groups`.
-fn offering(groups: &[rustls::NamedGroup]) -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    let mut provider = (*certs::provider()).clone();
-    provider.kx_groups = portcullis_tests::origin::kx_groups(groups);
-    std::sync::Arc::new(provider)
-}
-
 /// An HTTP/1.1-only origin made from `options`, and a proxy that reaches it.
 async fn h1_origin_and_proxy(pki: &TestPki, mut options: OriginOptions) -> (Origin, TestProxy) {
     options.alpn = vec![b"http/1.1".to_vec()];
@@ -256,7 +249,11 @@ async fn post_quantum_key_exchange_is_used_on_both_legs() {
         (vec![X25519MLKEM768, X25519], X25519MLKEM768),
         (vec![X25519], X25519),
     ] {
-        let config = client::tls_config_with(offering(&groups), proxy.ca_der(), &[b"http/1.1"]);
+        let config = client::tls_config_with(
+            client::provider_offering(&groups),
+            proxy.ca_der(),
+            &[b"http/1.1"],
+        );
         let tls = client::tls_tunnel_with(
             proxy.server.proxy_addr,
             "pq.test",

@@ -32,7 +32,7 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use portcullis_tests::client::{connect, tls_config_with};
+use portcullis_tests::client::{connect, provider_offering, tls_config_with};
 use portcullis_tests::h3client::H3Client;
 use portcullis_tests::{Origin, OriginOptions, TestPki};
 use rustls::crypto::CryptoProvider;
@@ -92,18 +92,14 @@ struct Args {
     classical_clients: bool,
 }
 
-/// The crypto provider of the load's TLS clients (`--classical-clients`
-/// narrows its key-exchange groups). Set once in `main`.
-static CLIENT_PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
-
-fn client_provider(classical: bool) -> Arc<CryptoProvider> {
-    let mut provider = (*certs::provider()).clone();
-    if classical {
-        provider
-            .kx_groups
-            .retain(|g| g.name() == rustls::NamedGroup::X25519);
+/// The crypto provider of the load's TCP clients: X25519 only with
+/// `--classical-clients`, else the process's (hybrid first).
+fn client_provider(args: &Args) -> Arc<CryptoProvider> {
+    if args.classical_clients {
+        provider_offering(&[rustls::NamedGroup::X25519])
+    } else {
+        certs::provider()
     }
-    Arc::new(provider)
 }
 
 #[derive(Clone)]
@@ -113,6 +109,8 @@ struct Target {
     h3: Option<SocketAddr>,
     origin: SocketAddr,
     root: CertificateDer<'static>,
+    /// What the TLS clients offer.
+    provider: Arc<CryptoProvider>,
     body: Bytes,
 }
 
@@ -199,7 +197,6 @@ fn text_body(len: usize) -> Bytes {
 fn main() -> Result<()> {
     let args = Args::parse();
     certs::install_process_provider();
-    let _ = CLIENT_PROVIDER.set(client_provider(args.classical_clients));
     if args.transparent {
         if args.tunnel {
             bail!("--tunnel is measured in explicit mode only (not with --transparent)");
@@ -259,6 +256,7 @@ async fn explicit_main(args: Args) -> Result<()> {
         h3: None,
         origin: origin.addr,
         root: proxy.map_or_else(|| pki.root_der(), |p| p.ca.clone()),
+        provider: client_provider(&args),
         body: body.clone(),
     };
     let direct = target(None);
@@ -458,12 +456,8 @@ async fn open(target: &Target) -> Result<Sender> {
         None => TcpStream::connect(target.origin).await?,
     };
     tcp.set_nodelay(true)?;
-    let provider = CLIENT_PROVIDER
-        .get()
-        .cloned()
-        .unwrap_or_else(certs::provider);
     let tls = TlsConnector::from(tls_config_with(
-        provider,
+        target.provider.clone(),
         target.root.clone(),
         &[b"http/1.1"],
     ))
@@ -663,6 +657,7 @@ mod transparent {
                 h3: None,
                 origin: origin.addr,
                 root: root.clone(),
+                provider: client_provider(args),
                 body: body.clone(),
             };
             let direct = target(None, &direct, &pki.root_der());
