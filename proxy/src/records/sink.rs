@@ -89,24 +89,19 @@ impl RecordSink {
 
     /// Queues `record` as one JSON line; never blocks.
     pub fn write<R: Serialize>(&self, record: &R) {
-        if self.tx.is_none() {
-            return;
-        }
-        if let Ok(line) = serde_json::to_string(record) {
-            self.write_line(line);
-        }
+        self.queue(|| serde_json::to_string(record).ok());
     }
 
     /// Queues one access record; never blocks.
     pub fn write_access(&self, record: &super::AccessRecord) {
-        if self.tx.is_some() {
-            self.write_line(record.to_json_line());
-        }
+        self.queue(|| Some(record.to_json_line()));
     }
 
-    /// Queues a line already serialised (no newline); never blocks.
-    fn write_line(&self, line: String) {
+    /// Queues the line `serialise` makes (no newline), serialising only
+    /// when the sink is on; never blocks.
+    fn queue(&self, serialise: impl FnOnce() -> Option<String>) {
         let Some(tx) = &self.tx else { return };
+        let Some(line) = serialise() else { return };
         if tx.try_send(line).is_err() {
             self.metrics.records_dropped.inc();
         }
